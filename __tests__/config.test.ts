@@ -1,0 +1,153 @@
+import { ConfigError, DEFAULT_GENERATION, loadConfig } from "../stacks/config";
+
+/** The error message loadConfig throws for this configuration. */
+function problemOf(context: unknown, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    loadConfig(context, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error("configuration was accepted");
+}
+
+describe("configuration defaults", () => {
+  it("builds one dev environment with the original sample's values when nothing is configured", () => {
+    const { environments } = loadConfig(undefined, {});
+    expect(environments).toHaveLength(1);
+    expect(environments[0]).toMatchObject({
+      name: "dev",
+      region: "ap-northeast-2",
+      endpointName: "jumpstart-dft-hf-llm-falcon-7b-instruct-bf16",
+      stage: "dev",
+      functionName: "lambda-chat-api",
+      apiName: "api-chatbot",
+      apiRoleName: "api-role-chatbot",
+      lambdaTimeoutSeconds: 120,
+      logRetentionDays: 1,
+      priceClass: "PriceClass_200",
+      lambdaRuntime: "python3.13",
+      integrationTimeoutMs: 29000,
+      backend: "local",
+      generation: DEFAULT_GENERATION,
+    });
+  });
+
+  it("keeps the original sample's generation parameters", () => {
+    expect(DEFAULT_GENERATION).toEqual({
+      maxNewTokens: 512,
+      doSample: false,
+      temperature: 0.5,
+      repetitionPenalty: 1.03,
+      topP: 0.9,
+      topK: 1,
+      stop: ["<|endoftext|>", "</s>"],
+    });
+  });
+
+  it("turns data trace on only for a stage named dev", () => {
+    const { environments } = loadConfig({ environments: { dev: {}, prod: {} } }, {});
+    expect(environments.map((e) => [e.name, e.stage, e.dataTrace])).toEqual([
+      ["dev", "dev", true],
+      ["prod", "prod", false],
+    ]);
+  });
+});
+
+describe("configuration overrides", () => {
+  it("applies per-environment context over shared context", () => {
+    const { environments } = loadConfig(
+      { region: "eu-west-1", logRetentionDays: 7, environments: { dev: {}, prod: { logRetentionDays: 30 } } },
+      {},
+    );
+    expect(environments.map((e) => [e.name, e.region, e.logRetentionDays])).toEqual([
+      ["dev", "eu-west-1", 7],
+      ["prod", "eu-west-1", 30],
+    ]);
+  });
+
+  it("applies CHATBOT_* environment variables over cdktf.json context", () => {
+    const [env] = loadConfig(
+      { region: "eu-west-1", environments: { dev: { lambdaTimeoutSeconds: 60 } } },
+      {
+        CHATBOT_REGION: "us-east-1",
+        CHATBOT_LAMBDA_TIMEOUT_SECONDS: "90",
+        CHATBOT_DATA_TRACE: "false",
+        CHATBOT_GENERATION: '{"temperature": 0.2, "maxNewTokens": 256}',
+      },
+    ).environments;
+    expect(env.region).toBe("us-east-1");
+    expect(env.lambdaTimeoutSeconds).toBe(90);
+    expect(env.dataTrace).toBe(false);
+    expect(env.generation).toEqual({ ...DEFAULT_GENERATION, temperature: 0.2, maxNewTokens: 256 });
+  });
+
+  it("selects environments with CHATBOT_ENVIRONMENTS", () => {
+    const { environments } = loadConfig({ environments: { dev: {}, prod: { stage: "live" } } }, { CHATBOT_ENVIRONMENTS: "prod" });
+    expect(environments.map((e) => [e.name, e.stage])).toEqual([["prod", "live"]]);
+  });
+
+  it("defaults the S3 state key and region per environment", () => {
+    const { environments } = loadConfig(
+      { backend: "s3", stateBucket: "acme-tfstate", environments: { dev: {}, prod: {} } },
+      {},
+    );
+    expect(environments.map((e) => [e.stateKey, e.stateRegion])).toEqual([
+      ["chatbot/dev/terraform.tfstate", "ap-northeast-2"],
+      ["chatbot/prod/terraform.tfstate", "ap-northeast-2"],
+    ]);
+  });
+
+  it("accepts an integration timeout above 29 s only with the raised-quota switch", () => {
+    const [env] = loadConfig({ integrationTimeoutMs: 120000, allowLongIntegrationTimeout: true }, {}).environments;
+    expect(env.integrationTimeoutMs).toBe(120000);
+  });
+});
+
+describe("invalid configuration is rejected with the setting, the value and what is allowed", () => {
+  const cases: [string, unknown, NodeJS.ProcessEnv, RegExp][] = [
+    ["unknown region", { region: "ap-northeast-9" }, {}, /region = "ap-northeast-9" \(from cdktf\.json context chatbot\.region\) is invalid; allowed: a known AWS region: .*ap-northeast-2/],
+    ["endpoint name breaking SageMaker's rule", { endpointName: "falcon_7b" }, {}, /endpointName = "falcon_7b" .*SageMaker endpoint name rule/],
+    ["endpoint name longer than 63 characters", { endpointName: "a".repeat(64) }, {}, /endpointName = "a{64}" .*1-63 letters/],
+    ["retention CloudWatch does not accept", { logRetentionDays: 2 }, {}, /logRetentionDays = 2 .*allowed: a retention CloudWatch Logs accepts: 1, 3, 5, 7/],
+    ["stage name API Gateway rejects", { stage: "my stage" }, {}, /stage = "my stage" .*API Gateway stage name rule/],
+    ["Lambda timeout above 900 s", { lambdaTimeoutSeconds: 901 }, {}, /lambdaTimeoutSeconds = 901 .*a whole number from 1 to 900/],
+    ["Lambda timeout of 0 s", { lambdaTimeoutSeconds: 0 }, {}, /lambdaTimeoutSeconds = 0 .*a whole number from 1 to 900/],
+    ["integration timeout below 50 ms", { integrationTimeoutMs: 49 }, {}, /integrationTimeoutMs = 49 .*a whole number from 50 to 300000/],
+    ["integration timeout above 29 s without the quota switch", { integrationTimeoutMs: 30000 }, {}, /integrationTimeoutMs = 30000 .*50-29000 ms; up to 300000 ms only with allowLongIntegrationTimeout=true/],
+    ["integration timeout above 300 s even with the quota switch", { integrationTimeoutMs: 300001, allowLongIntegrationTimeout: true }, {}, /integrationTimeoutMs = 300001 .*from 50 to 300000/],
+    ["unknown backend kind", { backend: "consul" }, {}, /backend = "consul" .*allowed: a backend kind: local, s3, cloud/],
+    ["S3 backend without bucket", { backend: "s3" }, {}, /backend "s3" \(environment dev\) needs stateBucket/],
+    ["Terraform Cloud backend without organization", { backend: "cloud", tfcWorkspace: "chatbot-dev" }, {}, /backend "cloud" \(environment dev\) needs tfcOrganization/],
+    ["Terraform Cloud backend without workspace", { backend: "cloud", tfcOrganization: "acme" }, {}, /backend "cloud" \(environment dev\) needs tfcWorkspace/],
+    ["two environments sharing one Terraform Cloud workspace", { backend: "cloud", tfcOrganization: "acme", tfcWorkspace: "chatbot", environments: { dev: {}, prod: {} } }, {}, /environments dev and prod share the Terraform Cloud workspace acme\/chatbot/],
+    ["generation parameters that are not JSON", {}, { CHATBOT_GENERATION: "{temperature: 0.2" }, /environment variable CHATBOT_GENERATION="\{temperature: 0\.2" is not valid JSON/],
+    ["generation parameters that are not an object", { generation: [1, 2] }, {}, /generation = \[1,2\] .*an object with any of: maxNewTokens/],
+    ["an unknown generation parameter", { generation: { temprature: 0.2 } }, {}, /unknown generation parameter "temprature"/],
+    ["a temperature of 0, which TGI rejects", { generation: { temperature: 0 } }, {}, /generation\.temperature = 0 .*greater than 0/],
+    ["top_p of 1, which TGI rejects", { generation: { topP: 1 } }, {}, /generation\.topP = 1 .*strictly between 0 and 1/],
+    ["a fractional max_new_tokens", { generation: { maxNewTokens: 10.5 } }, {}, /generation\.maxNewTokens = 10\.5 .*whole number from 1 to 8192/],
+    ["stop sequences that are not strings", { generation: { stop: ["</s>", 3] } }, {}, /generation\.stop = \["<\/s>",3\] .*at most 4 non-empty strings/],
+    ["the deprecated python3.9 runtime", { lambdaRuntime: "python3.9" }, {}, /lambdaRuntime = "python3\.9" .*python3\.9 is deprecated since 2025-12-15/],
+    ["an unknown price class", { priceClass: "PriceClass_50" }, {}, /priceClass = "PriceClass_50" .*PriceClass_100, PriceClass_200, PriceClass_All/],
+    ["a misspelt setting", { regoin: "us-east-1" }, {}, /unknown setting "regoin" in cdktf\.json context chatbot/],
+    ["a boolean env var that is not true or false", {}, { CHATBOT_DATA_TRACE: "yes" }, /CHATBOT_DATA_TRACE="yes" is not a boolean/],
+    ["a numeric env var that is not a number", {}, { CHATBOT_LAMBDA_TIMEOUT_SECONDS: "2m" }, /CHATBOT_LAMBDA_TIMEOUT_SECONDS="2m" is not a number/],
+    ["an environment name that cannot be part of resource names", { environments: { Prod_1: {} } }, {}, /environment name "Prod_1" is invalid/],
+    ["a function name too long once the environment is appended", { functionName: "f".repeat(62) }, {}, /functionName = "f{62}" .*with "-dev" appended, is at most 64 characters/],
+    ["an emulator endpoint that is not a URL", { awsEndpointUrl: "localhost:5000" }, {}, /awsEndpointUrl = "localhost:5000" .*http\(s\) URL/],
+  ];
+
+  it.each(cases)("rejects %s", (_what, context, env, expected) => {
+    expect(problemOf(context, env)).toMatch(expected);
+  });
+
+  it("reports every problem at once", () => {
+    const message = problemOf({ region: "nowhere", logRetentionDays: 2, stage: "a b" });
+    expect(message.split("\n").filter((l) => l.startsWith("  - "))).toHaveLength(3);
+  });
+
+  it("names the environment variable a bad value came from", () => {
+    expect(problemOf({}, { CHATBOT_REGION: "mars-1" })).toMatch(/region = "mars-1" \(from environment variable CHATBOT_REGION\)/);
+  });
+});

@@ -1,0 +1,3 @@
+// Adds cdktf's matchers (toHaveResourceWithProperties, toBeValidTerraform, ...) to expect.
+const cdktf = require("cdktf");
+cdktf.Testing.setupJest();

@@ -1,0 +1,290 @@
+import { ApiGatewayAccount } from "@cdktf/provider-aws/lib/api-gateway-account";
+import { ApiGatewayDeployment } from "@cdktf/provider-aws/lib/api-gateway-deployment";
+import { ApiGatewayGatewayResponse } from "@cdktf/provider-aws/lib/api-gateway-gateway-response";
+import { ApiGatewayIntegration } from "@cdktf/provider-aws/lib/api-gateway-integration";
+import { ApiGatewayIntegrationResponse } from "@cdktf/provider-aws/lib/api-gateway-integration-response";
+import { ApiGatewayMethod } from "@cdktf/provider-aws/lib/api-gateway-method";
+import { ApiGatewayMethodResponse } from "@cdktf/provider-aws/lib/api-gateway-method-response";
+import { ApiGatewayMethodSettings } from "@cdktf/provider-aws/lib/api-gateway-method-settings";
+import { ApiGatewayModel } from "@cdktf/provider-aws/lib/api-gateway-model";
+import { ApiGatewayRequestValidator } from "@cdktf/provider-aws/lib/api-gateway-request-validator";
+import { ApiGatewayResource } from "@cdktf/provider-aws/lib/api-gateway-resource";
+import { ApiGatewayRestApi } from "@cdktf/provider-aws/lib/api-gateway-rest-api";
+import { ApiGatewayStage } from "@cdktf/provider-aws/lib/api-gateway-stage";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
+import { Fn, ITerraformDependable, TerraformResource, TerraformStack, ref } from "cdktf";
+import { Construct } from "constructs";
+import {
+  CHAT_ERRORS,
+  ChatRequestLimits,
+  ERROR_SCHEMA,
+  REPLY_SCHEMA,
+  chatRequestSchema,
+  errorResponseTemplate,
+} from "./chat-contract";
+import { policyDocument, servicePrincipalTrust } from "./iam";
+
+/** Options of {@link ChatApi}. */
+export interface ChatApiOptions {
+  /** Region the API is deployed in. */
+  readonly region: string;
+  /** AWS partition (`aws`, `aws-cn`, ...), for managed policy ARNs. */
+  readonly partition: string;
+  /** REST API name (environment suffix included), e.g. `api-chatbot-dev`. */
+  readonly apiName: string;
+  /** Name of the role API Gateway uses to invoke the function, e.g. `api-role-chatbot-dev`. */
+  readonly credentialsRoleName: string;
+  /** Stage name. @default "dev" */
+  readonly stageName?: string;
+  /** The function behind `POST /chat`. */
+  readonly chatFunction: LambdaFunction;
+  /** Request limits for the body's JSON schema. */
+  readonly limits: ChatRequestLimits;
+  /** Integration timeout in ms (API Gateway: 50–29000 unless the quota was raised). @default 29000 */
+  readonly integrationTimeoutMs?: number;
+  /** Stage-wide steady-state request rate. @default 10 */
+  readonly throttlingRateLimit?: number;
+  /** Stage-wide burst. @default 20 */
+  readonly throttlingBurstLimit?: number;
+  /** Log full request and response bodies (prompts!) in execution logs. @default false */
+  readonly dataTrace?: boolean;
+  /** Retention of the execution and access log groups. @default 1 */
+  readonly logRetentionDays?: number;
+  /**
+   * Set the account's CloudWatch role for API Gateway (one per account and region).
+   * INFO logging fails on an account where it was never set. @default true
+   */
+  readonly manageAccount?: boolean;
+}
+
+/** Gateway responses API Gateway produces itself (bad JSON, throttling, timeouts). */
+const GATEWAY_RESPONSE_TYPES = ["DEFAULT_4XX", "DEFAULT_5XX"] as const;
+
+/**
+ * The REST API in front of the chat function: `POST /chat` with request
+ * validation, the error contract, logging, throttling and a stage.
+ */
+export class ChatApi extends Construct {
+  public readonly restApi: ApiGatewayRestApi;
+  public readonly stage: ApiGatewayStage;
+  public readonly credentialsRole: IamRole;
+  public readonly executionLogGroup: CloudwatchLogGroup;
+  public readonly accessLogGroup: CloudwatchLogGroup;
+  /** `<api id>.execute-api.<region>.amazonaws.com`, for a CloudFront origin. */
+  public readonly domainName: string;
+  /** `https://<domain>/<stage>/chat`. */
+  public readonly chatUrl: string;
+
+  constructor(scope: Construct, id: string, options: ChatApiOptions) {
+    super(scope, id);
+    const stageName = options.stageName ?? "dev";
+    const retentionInDays = options.logRetentionDays ?? 1;
+    const fn = options.chatFunction;
+
+    this.restApi = new ApiGatewayRestApi(this, "rest-api", {
+      name: options.apiName,
+      description: "API Gateway for chatbot",
+      endpointConfiguration: { types: ["REGIONAL"] },
+    });
+    const apiId = this.restApi.id;
+
+    // The only thing this role may do is invoke this one function.
+    this.credentialsRole = new IamRole(this, "credentials-role", {
+      name: options.credentialsRoleName,
+      description: `Lets API Gateway ${options.apiName} invoke ${options.apiName}'s chat function`,
+      assumeRolePolicy: servicePrincipalTrust("apigateway.amazonaws.com"),
+    });
+    new IamRolePolicy(this, "credentials-role-policy", {
+      name: "invoke-chat-function",
+      role: this.credentialsRole.id,
+      policy: policyDocument([
+        { Sid: "InvokeChatFunction", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [fn.arn] },
+      ]),
+    });
+
+    const chat = new ApiGatewayResource(this, "chat-resource", {
+      restApiId: apiId,
+      parentId: this.restApi.rootResourceId,
+      pathPart: "chat",
+    });
+
+    const requestModel = this.model("request-model", "ChatRequest", chatRequestSchema(options.limits));
+    const replyModel = this.model("reply-model", "ChatReply", REPLY_SCHEMA);
+    const errorModel = this.model("error-model", "ChatError", ERROR_SCHEMA);
+    const validator = new ApiGatewayRequestValidator(this, "body-validator", {
+      restApiId: apiId,
+      name: "validate-body",
+      validateRequestBody: true,
+      validateRequestParameters: false,
+    });
+
+    const method = new ApiGatewayMethod(this, "post-method", {
+      restApiId: apiId,
+      resourceId: chat.id,
+      httpMethod: "POST",
+      authorization: "NONE",
+      requestValidatorId: validator.id,
+      requestModels: { "application/json": requestModel.name },
+    });
+
+    const integration = new ApiGatewayIntegration(this, "post-integration", {
+      restApiId: apiId,
+      resourceId: chat.id,
+      httpMethod: method.httpMethod,
+      // Non-proxy Lambda integration: the request body is the event; errors are mapped below.
+      type: "AWS",
+      integrationHttpMethod: "POST",
+      uri: fn.invokeArn,
+      credentials: this.credentialsRole.arn,
+      passthroughBehavior: "WHEN_NO_TEMPLATES",
+      timeoutMilliseconds: options.integrationTimeoutMs ?? 29_000,
+    });
+
+    const responses: TerraformResource[] = [];
+    const statuses = [{ statusCode: 200, selectionPattern: undefined }, ...CHAT_ERRORS];
+    for (const { statusCode, selectionPattern } of statuses) {
+      const methodResponse = new ApiGatewayMethodResponse(this, `method-response-${statusCode}`, {
+        restApiId: apiId,
+        resourceId: chat.id,
+        httpMethod: method.httpMethod,
+        statusCode: String(statusCode),
+        responseModels: { "application/json": (statusCode === 200 ? replyModel : errorModel).name },
+      });
+      const integrationResponse = new ApiGatewayIntegrationResponse(this, `integration-response-${statusCode}`, {
+        restApiId: apiId,
+        resourceId: chat.id,
+        httpMethod: method.httpMethod,
+        statusCode: methodResponse.statusCode,
+        // No pattern: the default response, used when the function returned normally.
+        selectionPattern,
+        responseTemplates: selectionPattern === undefined ? undefined : { "application/json": errorResponseTemplate(statusCode) },
+        dependsOn: [integration],
+      });
+      responses.push(methodResponse, integrationResponse);
+    }
+
+    // API Gateway's own errors (invalid body, throttling, integration timeout) get the
+    // same {"message": ...} shape as the function's, so a client reads one field.
+    const gatewayResponses = GATEWAY_RESPONSE_TYPES.map(
+      (type) =>
+        new ApiGatewayGatewayResponse(this, `gateway-response-${type.toLowerCase().replace("_", "-")}`, {
+          restApiId: apiId,
+          responseType: type,
+          responseTemplates: { "application/json": '{"message":$context.error.messageString}' },
+        }),
+    );
+
+    const redeployOn: TerraformResource[] = [
+      chat, requestModel, replyModel, errorModel, validator, method, integration, ...responses, ...gatewayResponses,
+    ];
+    const deployment = new ApiGatewayDeployment(this, "deployment", {
+      restApiId: apiId,
+      description: "Managed by cdktf; replaced whenever the API's configuration changes",
+      // A deployment is a snapshot: without a new one, changes to methods, integrations
+      // or responses never reach the stage.
+      triggers: { redeployment: Fn.sha1(Fn.jsonencode(redeployOn.map((r) => wholeResource(r)))) },
+      lifecycle: { createBeforeDestroy: true },
+      dependsOn: redeployOn,
+    });
+
+    // Created by us so their retention applies; API Gateway would otherwise create
+    // them on first use with logs kept forever.
+    this.executionLogGroup = new CloudwatchLogGroup(this, "execution-log-group", {
+      name: `API-Gateway-Execution-Logs_${apiId}/${stageName}`,
+      retentionInDays,
+    });
+    this.accessLogGroup = new CloudwatchLogGroup(this, "access-log-group", {
+      name: `/aws/apigateway/${options.apiName}/access`,
+      retentionInDays,
+    });
+
+    const stageDependencies: ITerraformDependable[] = [this.executionLogGroup];
+    if (options.manageAccount ?? true) stageDependencies.push(this.account(options.apiName, options.partition));
+
+    this.stage = new ApiGatewayStage(this, "stage", {
+      restApiId: apiId,
+      stageName,
+      deploymentId: deployment.id,
+      description: `Chat API stage ${stageName}`,
+      accessLogSettings: {
+        destinationArn: this.accessLogGroup.arn,
+        format: JSON.stringify({
+          requestId: "$context.requestId",
+          ip: "$context.identity.sourceIp",
+          requestTime: "$context.requestTime",
+          httpMethod: "$context.httpMethod",
+          resourcePath: "$context.resourcePath",
+          status: "$context.status",
+          responseLength: "$context.responseLength",
+          integrationLatency: "$context.integrationLatency",
+          integrationStatus: "$context.integration.status",
+          errorMessage: "$context.error.message",
+        }),
+      },
+      dependsOn: stageDependencies,
+    });
+
+    new ApiGatewayMethodSettings(this, "method-settings", {
+      restApiId: apiId,
+      stageName: this.stage.stageName,
+      methodPath: "*/*",
+      settings: {
+        loggingLevel: "INFO",
+        metricsEnabled: true,
+        dataTraceEnabled: options.dataTrace ?? false,
+        throttlingRateLimit: options.throttlingRateLimit ?? 10,
+        throttlingBurstLimit: options.throttlingBurstLimit ?? 20,
+      },
+    });
+
+    new LambdaPermission(this, "invoke-permission", {
+      statementId: "AllowApiGatewayPostChat",
+      action: "lambda:InvokeFunction",
+      functionName: fn.functionName,
+      principal: "apigateway.amazonaws.com",
+      sourceArn: `${this.restApi.executionArn}/${stageName}/POST/chat`,
+    });
+
+    this.domainName = `${apiId}.execute-api.${options.region}.amazonaws.com`;
+    this.chatUrl = `${this.stage.invokeUrl}/chat`;
+  }
+
+  private model(id: string, name: string, schema: Record<string, unknown>): ApiGatewayModel {
+    return new ApiGatewayModel(this, id, {
+      restApiId: this.restApi.id,
+      name,
+      contentType: "application/json",
+      schema: JSON.stringify(schema),
+    });
+  }
+
+  /**
+   * The account-level role API Gateway writes CloudWatch logs with. Without it, a
+   * stage with INFO logging fails to deploy on a fresh account.
+   */
+  private account(apiName: string, partition: string): ApiGatewayAccount {
+    const role = new IamRole(this, "cloudwatch-role", {
+      name: `${apiName}-cloudwatch`,
+      description: "Account-level role API Gateway uses to write execution and access logs",
+      assumeRolePolicy: servicePrincipalTrust("apigateway.amazonaws.com"),
+    });
+    const attachment = new IamRolePolicyAttachment(this, "cloudwatch-role-policy", {
+      role: role.name,
+      policyArn: `arn:${partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs`,
+    });
+    return new ApiGatewayAccount(this, "account", {
+      cloudwatchRoleArn: role.arn,
+      dependsOn: [attachment],
+    });
+  }
+}
+
+/** A reference to a whole resource object, so a hash over it changes with any of its arguments. */
+function wholeResource(resource: TerraformResource): unknown {
+  return ref(`${resource.terraformResourceType}.${resource.friendlyUniqueId}`, TerraformStack.of(resource));
+}

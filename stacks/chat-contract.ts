@@ -1,0 +1,93 @@
+/**
+ * The `/chat` contract as the stack needs it: the JSON schema API Gateway checks
+ * requests against, and the integration responses that turn the Lambda's
+ * `[status] message` errors into HTTP answers with a `{"message": ...}` body.
+ *
+ * The error mapping itself is data in `contract/chat-errors.json`, shared with the
+ * local dev server so the two cannot drift.
+ */
+import chatErrors from "../contract/chat-errors.json";
+
+/** One error mapping: which raised messages it catches and the HTTP status it answers with. */
+export interface ChatErrorMapping {
+  readonly statusCode: number;
+  /** Java regex matched against the whole Lambda `errorMessage`. */
+  readonly selectionPattern: string;
+}
+
+export const CHAT_ERRORS: readonly ChatErrorMapping[] = chatErrors.errors;
+
+/** What the caller sees when an error carries no `[status]` prefix of its own (a crash, a timeout). */
+export const FALLBACK_MESSAGE: string = chatErrors.fallbackMessage;
+
+/**
+ * VTL template for one error status: `{"message": <errorMessage without "[status] ">}`,
+ * or the fallback message when the error was not raised with this status's prefix,
+ * so stack traces and internal details never reach the caller.
+ */
+export function errorResponseTemplate(statusCode: number): string {
+  const prefix = `[${statusCode}]`;
+  return [
+    `#set($raw = "$input.path('$.errorMessage')")`,
+    `#if($raw.startsWith("${prefix}"))`,
+    `#set($msg = $raw.substring(${prefix.length}).trim())`,
+    `#else`,
+    `#set($msg = "${FALLBACK_MESSAGE}")`,
+    `#end`,
+    // escapeJavaScript also escapes single quotes as \', which JSON does not allow.
+    `{"message": "$util.escapeJavaScript($msg).replaceAll("\\\\'", "'")"}`,
+  ].join("\n");
+}
+
+/** Request limits; the same values reach the Lambda, which re-checks after trimming. */
+export interface ChatRequestLimits {
+  readonly maxTextChars: number;
+  readonly maxHistoryTurns: number;
+  readonly maxHistoryChars: number;
+}
+
+/**
+ * JSON schema (draft 4, the dialect API Gateway models use) for the `POST /chat` body.
+ * API Gateway rejects a body that breaks it with 400 before the Lambda is paid for.
+ */
+export function chatRequestSchema(limits: ChatRequestLimits): Record<string, unknown> {
+  return {
+    $schema: "http://json-schema.org/draft-04/schema#",
+    title: "ChatRequest",
+    type: "object",
+    required: ["text"],
+    properties: {
+      text: { type: "string", minLength: 1, maxLength: limits.maxTextChars },
+      history: {
+        type: "array",
+        maxItems: limits.maxHistoryTurns,
+        items: {
+          type: "object",
+          required: ["role", "content"],
+          properties: {
+            role: { type: "string", enum: ["user", "assistant"] },
+            content: { type: "string", maxLength: limits.maxHistoryChars },
+          },
+        },
+      },
+    },
+  };
+}
+
+/** JSON schema of every error body, the same shape API Gateway's own errors have. */
+export const ERROR_SCHEMA: Record<string, unknown> = {
+  $schema: "http://json-schema.org/draft-04/schema#",
+  title: "ChatError",
+  type: "object",
+  required: ["message"],
+  properties: { message: { type: "string" } },
+};
+
+/** JSON schema of a successful answer (`msg` is the original sample's field). */
+export const REPLY_SCHEMA: Record<string, unknown> = {
+  $schema: "http://json-schema.org/draft-04/schema#",
+  title: "ChatReply",
+  type: "object",
+  required: ["msg"],
+  properties: { msg: { type: "string" } },
+};
