@@ -45,11 +45,17 @@ export function only(json: StackJson, type: string): any {
   return all[0];
 }
 
-/** A resource of a type whose construct path ends with the given id. */
-export function byPath(json: StackJson, type: string, suffix: string): any {
-  const found = resourcesOf(json, type).filter((r) => r["//"].metadata.path.endsWith(`/${suffix}`));
-  if (found.length !== 1) throw new Error(`expected one ${type} at */${suffix}, found ${found.length}`);
-  return found[0];
+/** The resource of a type created with the given construct id (logical ids embed it). */
+export function byId(json: StackJson, type: string, constructId: string): any {
+  const pattern = new RegExp(`(^|_)${constructId}(_[0-9A-F]{8})?$`);
+  const found = Object.entries(json.resource[type] ?? {}).filter(([logicalId]) => pattern.test(logicalId));
+  if (found.length !== 1) throw new Error(`expected one ${type} with construct id ${constructId}, found ${found.length}`);
+  return found[0][1];
+}
+
+/** `${type}.${logicalId}` of every resource of a type, as depends_on lists them. */
+export function addressesOf(json: StackJson, type: string): string[] {
+  return Object.keys(json.resource[type] ?? {}).map((id) => `${type}.${id}`);
 }
 
 /** Parses an IAM policy document string (Terraform references stay as "${...}" strings). */
