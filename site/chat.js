@@ -4,8 +4,9 @@
 (() => {
   const STORE_KEY = "falcon-chat:v1";
   const MAX_TEXT = 4000; // the /chat contract: 1..4000 characters after trimming
-  const HISTORY_TURNS = 10; // earlier exchanges sent along; the server rejects more
-  const HISTORY_CHARS = 8000;
+  // Bounds of the history sent along (the stack's defaults; the server rejects more):
+  const HISTORY_ENTRIES = 10; // user + assistant entries, i.e. the last 5 exchanges
+  const HISTORY_CHARS = 8000; // over all entries' content
   const DEFAULT_TIMEOUT_MS = 35000; // API Gateway gives up after 29 s
 
   const $ = (id) => document.getElementById(id);
@@ -52,7 +53,7 @@
     const done = turns.slice(0, turns.indexOf(turn)).filter((t) => typeof t.reply === "string");
     const kept = [];
     let size = 0;
-    for (let i = done.length - 1; i >= 0 && kept.length < HISTORY_TURNS; i--) {
+    for (let i = done.length - 1; i >= 0 && (kept.length + 1) * 2 <= HISTORY_ENTRIES; i--) {
       size += done[i].text.length + done[i].reply.length;
       if (size > HISTORY_CHARS) break;
       kept.unshift(done[i]);
