@@ -92,19 +92,25 @@ describe("ChatApi", () => {
     for (const r of responses) expect(r.response_templates).toEqual({ "application/json": '{"message":$context.error.messageString}' });
   });
 
-  it("redeploys whenever the API's configuration changes", () => {
+  it("redeploys whenever the API's configuration or its targets change", () => {
     const deployment = only(json, "aws_api_gateway_deployment");
     expect(deployment.lifecycle).toEqual({ create_before_destroy: true });
-    const hashed = addressesOf(json, "aws_api_gateway_integration")
-      .concat(addressesOf(json, "aws_api_gateway_integration_response"))
-      .concat(addressesOf(json, "aws_api_gateway_method"))
-      .concat(addressesOf(json, "aws_api_gateway_model"))
-      .concat(addressesOf(json, "aws_api_gateway_gateway_response"));
-    expect(deployment.triggers.redeployment).toMatch(/^\$\{sha1\(jsonencode\(\[.*\]\)\)\}$/);
-    for (const address of hashed) {
-      expect(deployment.triggers.redeployment).toContain(address);
+    const apiParts = ["integration", "integration_response", "method", "method_response", "model", "gateway_response", "request_validator", "resource"]
+      .flatMap((t) => addressesOf(json, `aws_api_gateway_${t}`));
+    for (const address of apiParts) {
       expect(deployment.depends_on).toContain(address);
+      expect(deployment.triggers.targets).toContain(`${address}.id`);
     }
+    expect(deployment.triggers.targets).toMatch(/aws_api_gateway_integration\.[\w-]+\.uri, aws_api_gateway_integration\.[\w-]+\.credentials\]\)\)\}$/);
+    expect(deployment.triggers.configuration).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it("changes the configuration trigger exactly when an API setting changes", () => {
+    const trigger = (context = {}) => only(synthStack(environmentConfig(context)), "aws_api_gateway_deployment").triggers.configuration;
+    expect(trigger()).toBe(only(json, "aws_api_gateway_deployment").triggers.configuration);
+    expect(trigger({ maxTextChars: 1000 })).not.toBe(trigger());
+    expect(trigger({ integrationTimeoutMs: 10000 })).not.toBe(trigger());
+    expect(trigger({ logRetentionDays: 7 })).toBe(trigger());
   });
 
   it("deploys a stage with INFO logging, metrics and throttling on every method", () => {

@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import { ApiGatewayAccount } from "@cdktf/provider-aws/lib/api-gateway-account";
 import { ApiGatewayDeployment } from "@cdktf/provider-aws/lib/api-gateway-deployment";
 import { ApiGatewayGatewayResponse } from "@cdktf/provider-aws/lib/api-gateway-gateway-response";
@@ -17,7 +18,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
-import { Fn, ITerraformDependable, TerraformResource, TerraformStack, ref } from "cdktf";
+import { Fn, ITerraformDependable, Lazy, TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import {
   CHAT_ERRORS,
@@ -186,8 +187,14 @@ export class ChatApi extends Construct {
       restApiId: apiId,
       description: "Managed by cdktf; replaced whenever the API's configuration changes",
       // A deployment is a snapshot: without a new one, changes to methods, integrations
-      // or responses never reach the stage.
-      triggers: { redeployment: Fn.sha1(Fn.jsonencode(redeployOn.map((r) => wholeResource(r)))) },
+      // or responses never reach the stage. `configuration` hashes what this code sets on
+      // them; `targets` what it points at (ids, the function and role ARNs), so a
+      // replaced function is picked up too. Neither includes values AWS computes, which
+      // would redeploy on every plan.
+      triggers: {
+        configuration: configurationHash(redeployOn),
+        targets: Fn.sha1(Fn.jsonencode([...redeployOn.map((r) => r.getStringAttribute("id")), integration.uri, integration.credentials])),
+      },
       lifecycle: { createBeforeDestroy: true },
       dependsOn: redeployOn,
     });
@@ -284,7 +291,21 @@ export class ChatApi extends Construct {
   }
 }
 
-/** A reference to a whole resource object, so a hash over it changes with any of its arguments. */
-function wholeResource(resource: TerraformResource): unknown {
-  return ref(`${resource.terraformResourceType}.${resource.friendlyUniqueId}`, TerraformStack.of(resource));
+/**
+ * SHA-1 over the arguments these resources are synthesized with (Terraform references
+ * stay as their `${...}` text), computed at synth time: it changes exactly when this
+ * code or its configuration changes one of them.
+ */
+function configurationHash(resources: TerraformResource[]): string {
+  return Lazy.stringValue({
+    produce: (context) => {
+      const config = resources.map((r) => {
+        const { "//": _metadata, depends_on: _dependsOn, ...args } = Object.values(
+          Object.values(r.toTerraform().resource as Record<string, Record<string, Record<string, unknown>>>)[0],
+        )[0];
+        return [r.terraformResourceType, args];
+      });
+      return crypto.createHash("sha1").update(JSON.stringify(context.resolve(config))).digest("hex");
+    },
+  });
 }

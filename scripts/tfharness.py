@@ -1,0 +1,151 @@
+"""Shared plumbing for running the real `terraform` on the synthesized stacks.
+
+Used by `tf_validate.py` (terraform validate) and `deploy_rehearsal.py` (apply,
+plan and destroy against the moto AWS emulator). Standard library only.
+
+Provider source: when a filesystem mirror of the providers exists (env
+`TF_PLUGIN_MIRROR`, or `/opt/tf-plugins` on this project's build machines), a
+Terraform CLI config that installs only from it is written, so nothing is
+downloaded; elsewhere Terraform uses the public registry as usual.
+
+The `hashicorp/archive` provider is not in that mirror. For these checks only,
+the `archive_file` data source is replaced by an equivalent zip this module
+builds itself (same files, fixed timestamps, mode 0644, base64 SHA-256). Any
+other provider the mirror lacks makes `terraform init` fail loudly.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MIRROR = Path("/opt/tf-plugins")
+# The only providers the stand-in below removes; everything else must come from the mirror or registry.
+STANDIN_PROVIDERS = {"archive"}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str], capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """Runs a command; on failure prints its output and raises SystemExit naming the command."""
+    result = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True)
+    if result.returncode not in (0,) and not capture:
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        raise SystemExit(f"FAILED ({result.returncode}): {' '.join(cmd)} in {cwd}")
+    return result
+
+
+def terraform_env(work: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for terraform: our CLI config (mirror if present), no telemetry, no prompts."""
+    env = dict(os.environ)
+    env.update({"CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"})
+    mirror = Path(os.environ.get("TF_PLUGIN_MIRROR", str(DEFAULT_MIRROR)))
+    config = work / "terraformrc"
+    if mirror.is_dir():
+        config.write_text(
+            "provider_installation {\n"
+            f'  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n'
+            "}\n"
+        )
+    else:
+        config.write_text("")  # public registry, Terraform's default
+    env["TF_CLI_CONFIG_FILE"] = str(config)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def synth(outdir: Path, extra_env: dict[str, str] | None = None) -> list[str]:
+    """Synthesizes the app into outdir (as `cdktf synth` does) and returns the stack names."""
+    env = dict(os.environ)
+    env.update({"CDKTF_OUTDIR": str(outdir), "CHECKPOINT_DISABLE": "1"})
+    if extra_env:
+        env.update(extra_env)
+    run([str(ROOT / "node_modules" / ".bin" / "tsx"), "main.ts"], cwd=ROOT, env=env)
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    return sorted(manifest["stacks"])
+
+
+def deterministic_zip(source_dir: Path, output: Path) -> str:
+    """Zips source_dir like archive_file does (sorted, fixed time, mode 0644); returns base64 SHA-256."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in source_dir.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(source_dir).as_posix(), date_time=(2049, 1, 1, 0, 0, 0))
+            info.external_attr = 0o100644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return base64.b64encode(hashlib.sha256(output.read_bytes()).digest()).decode()
+
+
+def prepare_stack(stack_dir: Path, work_dir: Path) -> Path:
+    """Copies a synthesized stack to work_dir with archive_file replaced by a zip built here."""
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    shutil.copytree(stack_dir, work_dir, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+    tf_json = work_dir / "cdk.tf.json"
+    doc: dict[str, Any] = json.loads(tf_json.read_text())
+    text = tf_json.read_text()
+
+    archives = doc.get("data", {}).pop("archive_file", {})
+    for name, config in archives.items():
+        if config.get("type") != "zip":
+            raise SystemExit(f"archive_file.{name}: only type zip can be stood in for, got {config.get('type')}")
+        sha = deterministic_zip(work_dir / config["source_dir"], work_dir / config["output_path"])
+        text = text.replace(f"${{data.archive_file.{name}.output_path}}", config["output_path"])
+        text = text.replace(f"${{data.archive_file.{name}.output_base64sha256}}", sha)
+    doc = json.loads(text)
+    doc.get("data", {}).pop("archive_file", None)
+    if not doc.get("data"):
+        doc.pop("data", None)
+    for provider in STANDIN_PROVIDERS:
+        doc.get("provider", {}).pop(provider, None)
+        doc["terraform"]["required_providers"].pop(provider, None)
+    leftover = re.findall(r"\$\{data\.archive_file\.[^}]+\}", json.dumps(doc))
+    if leftover:
+        raise SystemExit(f"archive_file references left after the stand-in: {leftover}")
+    tf_json.write_text(json.dumps(doc, indent=2))
+    return work_dir
+
+
+class Timer:
+    """Prints how long each named step took, and keeps the figures for a summary."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, float]] = []
+
+    def step(self, name: str) -> "_Step":
+        return _Step(self, name)
+
+    def summary(self) -> str:
+        total = sum(s for _, s in self.steps)
+        lines = [f"  {name:<48} {seconds:7.1f} s" for name, seconds in self.steps]
+        return "\n".join(lines + [f"  {'total':<48} {total:7.1f} s"])
+
+
+class _Step:
+    def __init__(self, timer: Timer, name: str) -> None:
+        self.timer, self.name = timer, name
+
+    def __enter__(self) -> None:
+        log(f"==> {self.name}")
+        self.start = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        seconds = time.monotonic() - self.start
+        self.timer.steps.append((self.name, seconds))
+        log(f"    {self.name}: {seconds:.1f} s")
