@@ -69,13 +69,13 @@ def terraform_env(work: Path, extra: dict[str, str] | None = None) -> dict[str, 
     return env
 
 
-def synth(outdir: Path, extra_env: dict[str, str] | None = None) -> list[str]:
-    """Synthesizes the app into outdir (as `cdktf synth` does) and returns the stack names."""
+def synth(outdir: Path, extra_env: dict[str, str] | None = None, project: Path = ROOT) -> list[str]:
+    """Synthesizes the app of `project` into outdir (as `cdktf synth` does) and returns the stack names."""
     env = dict(os.environ)
     env.update({"CDKTF_OUTDIR": str(outdir), "CHECKPOINT_DISABLE": "1"})
     if extra_env:
         env.update(extra_env)
-    run([str(ROOT / "node_modules" / ".bin" / "tsx"), "main.ts"], cwd=ROOT, env=env)
+    run([str(project / "node_modules" / ".bin" / "tsx"), "main.ts"], cwd=project, env=env)
     manifest = json.loads((outdir / "manifest.json").read_text())
     return sorted(manifest["stacks"])
 
@@ -92,11 +92,22 @@ def deterministic_zip(source_dir: Path, output: Path) -> str:
     return base64.b64encode(hashlib.sha256(output.read_bytes()).digest()).decode()
 
 
-def prepare_stack(stack_dir: Path, work_dir: Path) -> Path:
-    """Copies a synthesized stack to work_dir with archive_file replaced by a zip built here."""
+def prepare_stack(stack_dir: Path, work_dir: Path, keep_init: bool = False) -> Path:
+    """Copies a synthesized stack to work_dir with archive_file replaced by a zip built here.
+
+    keep_init keeps the `.terraform` directory and lock file of an earlier `terraform init` there.
+    """
+    kept = {}
     if work_dir.exists():
+        if keep_init:
+            for name in (".terraform", ".terraform.lock.hcl"):
+                if (work_dir / name).exists():
+                    kept[name] = work_dir.parent / f".kept-{name}"
+                    shutil.move(work_dir / name, kept[name])
         shutil.rmtree(work_dir)
     shutil.copytree(stack_dir, work_dir, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+    for name, place in kept.items():
+        shutil.move(place, work_dir / name)
     tf_json = work_dir / "cdk.tf.json"
     doc: dict[str, Any] = json.loads(tf_json.read_text())
     text = tf_json.read_text()
