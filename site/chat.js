@@ -105,7 +105,7 @@
 
   function userView(turn) {
     const msg = el("div", "msg user");
-    msg.append(el("span", "sr-only", "You said:"), el("div", "bubble", turn.text), stamp(turn.at));
+    msg.append(el("span", "sr-only", "You said:"), formatted(turn.text), stamp(turn.at));
     return msg;
   }
 
