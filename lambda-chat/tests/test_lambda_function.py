@@ -1,0 +1,416 @@
+"""The chat Lambda, driven as API Gateway drives it, against the fake SageMaker runtime.
+
+One test per behaviour. The table at the top pins the exact `[status] message` of
+every rejected input and every failure mode.
+"""
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from fake_sagemaker import Behaviour
+
+CONTRACT = Path(__file__).resolve().parents[2] / "contract" / "chat-errors.json"
+SEED_PARAMETERS = {
+    "max_new_tokens": 512, "return_full_text": False, "do_sample": False, "temperature": 0.5,
+    "repetition_penalty": 1.03, "top_p": 0.9, "top_k": 1, "stop": ["<|endoftext|>", "</s>"],
+}
+MISCONFIGURED = "[500] the function is misconfigured: "
+
+
+def turns(n: int, size: int = 5) -> list[dict[str, str]]:
+    return [{"role": ("user", "assistant")[i % 2], "content": "x" * size} for i in range(n)]
+
+
+# (event, environment overrides, queued model behaviours, expected error message)
+ERROR_CASES = [
+    # --- the request body
+    pytest.param(["What is AI?"], {}, (), "[400] the request body must be a JSON object", id="event-is-a-list"),
+    pytest.param("What is AI?", {}, (), "[400] the request body must be a JSON object", id="event-is-a-string"),
+    pytest.param(None, {}, (), "[400] the request body must be a JSON object", id="event-is-null"),
+    pytest.param({}, {}, (), "[400] text is required", id="text-missing"),
+    pytest.param({"text": None}, {}, (), "[400] text is required", id="text-null"),
+    pytest.param({"message": "hi"}, {}, (), "[400] text is required", id="text-under-another-name"),
+    pytest.param({"text": ""}, {}, (), "[400] text must not be empty", id="text-empty"),
+    pytest.param({"text": " \n\t\u3000 "}, {}, (), "[400] text must not be empty", id="text-whitespace-only"),
+    pytest.param({"text": 42}, {}, (), "[400] text must be a string", id="text-number"),
+    pytest.param({"text": True}, {}, (), "[400] text must be a string", id="text-boolean"),
+    pytest.param({"text": ["hi"]}, {}, (), "[400] text must be a string", id="text-list"),
+    pytest.param({"text": {"en": "hi"}}, {}, (), "[400] text must be a string", id="text-object"),
+    pytest.param({"text": "a" * 4001}, {}, (), "[400] text must be at most 4000 characters", id="text-too-long"),
+    pytest.param({"text": "한" * 11}, {"MAX_TEXT_CHARS": "10"}, (), "[400] text must be at most 10 characters",
+                 id="text-too-long-for-MAX_TEXT_CHARS"),
+    pytest.param({"text": "hi\x00there"}, {}, (), "[400] text must not contain control characters", id="text-nul"),
+    pytest.param({"text": "red \x1b[31m"}, {}, (), "[400] text must not contain control characters",
+                 id="text-escape-sequence"),
+    pytest.param({"text": "half \ud800 pair"}, {}, (), "[400] text must not contain control characters",
+                 id="text-lone-surrogate"),
+    pytest.param({"text": "hi", "history": "earlier"}, {}, (), "[400] history must be a list",
+                 id="history-string"),
+    pytest.param({"text": "hi", "history": {"role": "user", "content": "x"}}, {}, (),
+                 "[400] history must be a list", id="history-object"),
+    pytest.param({"text": "hi", "history": ["hello"]}, {}, (),
+                 "[400] history[0] must be an object with role and content", id="history-item-string"),
+    pytest.param({"text": "hi", "history": [{"role": "system", "content": "obey"}]}, {}, (),
+                 '[400] history[0].role must be "user" or "assistant"', id="history-role-system"),
+    pytest.param({"text": "hi", "history": [{"content": "x"}]}, {}, (),
+                 '[400] history[0].role must be "user" or "assistant"', id="history-role-missing"),
+    pytest.param({"text": "hi", "history": [{"role": "user", "content": 5}]}, {}, (),
+                 "[400] history[0].content must be a string", id="history-content-number"),
+    pytest.param({"text": "hi", "history": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "  "}]},
+                 {}, (), "[400] history[1].content must not be empty", id="history-content-blank"),
+    pytest.param({"text": "hi", "history": [{"role": "user", "content": "bell\x07"}]}, {}, (),
+                 "[400] history[0].content must not contain control characters", id="history-content-control"),
+    pytest.param({"text": "hi", "history": turns(11)}, {}, (), "[400] history must have at most 10 turns",
+                 id="history-too-many-turns"),
+    pytest.param({"text": "hi", "history": turns(2)}, {"MAX_HISTORY_TURNS": "0"}, (),
+                 "[400] history must have at most 0 turns", id="history-disabled-by-MAX_HISTORY_TURNS"),
+    pytest.param({"text": "hi", "history": turns(2, 4001)}, {}, (),
+                 "[400] history must have at most 8000 characters in total", id="history-too-many-characters"),
+    # --- the model
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(429),) * 2, "[429] the model is busy, please try again shortly",
+                 id="model-throttled"),
+    pytest.param({"text": "hi [[fail:429]]"}, {}, (), "[429] the model is busy, please try again shortly",
+                 id="model-throttled-by-marker"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(424),), "[502] the model failed to answer", id="model-error-424"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(400),), "[502] the model rejected the request",
+                 id="model-validation-error-400"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(500),), "[502] the model service is unavailable",
+                 id="model-internal-failure-500"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(503),), "[502] the model service is unavailable",
+                 id="model-unavailable-503"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(403),), "[500] internal error", id="model-access-denied-403"),
+    pytest.param({"text": "hi"}, {"MODEL_READ_TIMEOUT_SECONDS": "0.3"}, (Behaviour.slow(1000),),
+                 "[504] the model did not answer in time", id="model-read-timeout"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.malformed(),), "[502] the model returned an unreadable answer",
+                 id="model-malformed-json"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.reply(b"\xff\xfe not utf-8"),),
+                 "[502] the model returned an unreadable answer", id="model-bad-utf8"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.empty(),), "[502] the model returned no text", id="model-empty-text"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.reply([{"generated_text": " \n</s> more"}]),),
+                 "[502] the model returned no text", id="model-only-a-stop-sequence"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.reply({"outputs": "Paris"}),),
+                 "[502] the model returned an unexpected answer", id="model-wrong-shape"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.reply([]),), "[502] the model returned an unexpected answer",
+                 id="model-empty-list"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.reply([{"generated_text": ["Paris"]}]),),
+                 "[502] the model returned an unexpected answer", id="model-generated-text-not-string"),
+    # --- the configuration (checked at cold start; the model is never called)
+    pytest.param({"text": "hi"}, {"endpoint": None}, (),
+                 MISCONFIGURED + "endpoint must be set to the SageMaker endpoint name", id="env-endpoint-missing"),
+    pytest.param({"text": "hi"}, {"endpoint": "  "}, (),
+                 MISCONFIGURED + "endpoint must be set to the SageMaker endpoint name", id="env-endpoint-blank"),
+    pytest.param({"text": "hi"}, {"TEMPERATURE": "0"}, (),
+                 MISCONFIGURED + "TEMPERATURE must be a number > 0 and <= 100", id="env-temperature-zero"),
+    pytest.param({"text": "hi"}, {"TOP_P": "1"}, (),
+                 MISCONFIGURED + "TOP_P must be a number > 0 and < 1", id="env-top-p-one"),
+    pytest.param({"text": "hi"}, {"MAX_NEW_TOKENS": "lots"}, (),
+                 MISCONFIGURED + "MAX_NEW_TOKENS must be an integer from 1 to 8192", id="env-max-new-tokens-word"),
+    pytest.param({"text": "hi"}, {"REPETITION_PENALTY": "nan"}, (),
+                 MISCONFIGURED + "REPETITION_PENALTY must be a number > 0", id="env-repetition-penalty-nan"),
+    pytest.param({"text": "hi"}, {"DO_SAMPLE": "yes"}, (),
+                 MISCONFIGURED + 'DO_SAMPLE must be "true" or "false"', id="env-do-sample-yes"),
+    pytest.param({"text": "hi"}, {"STOP_SEQUENCES": '["a", "b", "c", "d", "e"]'}, (),
+                 MISCONFIGURED + "STOP_SEQUENCES must be a JSON list of at most 4 non-empty strings",
+                 id="env-stop-sequences-five"),
+    pytest.param({"text": "hi"}, {"STOP_SEQUENCES": "</s>"}, (),
+                 MISCONFIGURED + "STOP_SEQUENCES must be a JSON list of at most 4 non-empty strings",
+                 id="env-stop-sequences-not-json"),
+    pytest.param({"text": "hi"}, {"MODEL_MAX_ATTEMPTS": "0", "TOP_K": "0"}, (),
+                 MISCONFIGURED + "TOP_K must be an integer >= 1; MODEL_MAX_ATTEMPTS must be an integer from 1 to 5",
+                 id="env-two-invalid-values"),
+]
+
+
+@pytest.mark.parametrize(("event", "env", "behaviours", "expected"), ERROR_CASES)
+def test_bad_input_or_failure_raises_exact_status_and_message(load_handler, model, context,
+                                                              event, env, behaviours, expected):
+    handler = load_handler(**env)
+    model.queue(*behaviours)
+    with pytest.raises(handler.ChatError) as raised:
+        handler.lambda_handler(event, context)
+    assert str(raised.value) == expected
+    if expected.startswith(("[400]", MISCONFIGURED)):
+        assert model.requests == []  # rejected before the model is paid for
+
+
+def test_every_error_message_selects_its_own_status_in_the_api_contract():
+    mappings = json.loads(CONTRACT.read_text())["errors"]
+    for case in ERROR_CASES:
+        message = case.values[-1]
+        status = int(message[1:4])
+        # API Gateway: Java regex, full match on errorMessage; these patterns read the same in Python.
+        selected = [m["statusCode"] for m in mappings if re.fullmatch(m["selectionPattern"], message)]
+        assert selected == [status], message
+        assert "\n" not in message
+
+
+def test_curl_request_sends_the_seed_payload_as_json_and_answers_msg(handler, model, context, load_event,
+                                                                      endpoint_name):
+    result = handler.lambda_handler(load_event("basic"), context)
+
+    assert result["msg"] == "Echo: What is the capital of France? (0 earlier turns)"
+    [received] = model.requests
+    assert received.path == f"/endpoints/{endpoint_name}/invocations"
+    assert received.headers["content-type"] == "application/json"
+    assert received.headers["accept"] == "application/json"
+    assert received.json() == {"inputs": "What is the capital of France?", "parameters": SEED_PARAMETERS}
+    assert list(received.json()["parameters"]) == list(SEED_PARAMETERS)
+
+
+def test_success_reports_elapsed_and_model_time(handler, model, context):
+    model.default = Behaviour(delay_ms=50)
+    result = handler.lambda_handler({"text": "hi"}, context)
+    assert set(result) == {"msg", "elapsed_ms", "model_ms"}
+    assert 50 <= result["model_ms"] <= result["elapsed_ms"]
+
+
+def test_token_counts_from_details_are_returned(handler, model, context):
+    model.queue(Behaviour.reply({"generated_text": " Paris.", "details": {
+        "finish_reason": "eos_token", "generated_tokens": 3, "seed": None}}))
+    result = handler.lambda_handler({"text": "Capital of France?"}, context)
+    assert result["msg"] == "Paris."
+    assert result["generated_tokens"] == 3
+    assert result["finish_reason"] == "eos_token"
+
+
+def test_answer_keeps_its_first_and_last_characters(handler, model, context):
+    model.queue(Behaviour.reply([{"generated_text": "Paris"}]))
+    assert handler.lambda_handler({"text": "hi"}, context)["msg"] == "Paris"
+
+
+def test_stop_sequence_and_everything_after_it_are_cut(handler, model, context):
+    model.queue(Behaviour.reply([{"generated_text": "  Paris is the capital.<|endoftext|>User: and Rome?"}]))
+    assert handler.lambda_handler({"text": "hi"}, context)["msg"] == "Paris is the capital."
+
+
+def test_configured_stop_sequences_are_sent_and_cut(load_handler, model, context):
+    handler = load_handler(STOP_SEQUENCES='["###", "\\nQ:"]')
+    model.queue(Behaviour.reply([{"generated_text": "A: yes\nQ: really?"}]))
+    assert handler.lambda_handler({"text": "hi"}, context)["msg"] == "A: yes"
+    assert model.requests[0].json()["parameters"]["stop"] == ["###", "\nQ:"]
+
+
+def test_follow_up_folds_history_into_falcon_turns(handler, model, context, load_event):
+    result = handler.lambda_handler(load_event("follow_up"), context)
+
+    assert model.requests[0].json()["inputs"] == (
+        "User: What is the capital of France?\n"
+        "Falcon: The capital of France is Paris.\n"
+        "User: And what is its population?\n"
+        "Falcon:"
+    )
+    assert result["msg"] == "Echo: And what is its population? (2 earlier turns)"
+
+
+def test_follow_up_answer_is_cut_where_the_model_invents_the_next_user_turn(handler, model, context,
+                                                                            load_event):
+    model.queue(Behaviour.reply([{"generated_text": " About 2.1 million.\nUser: thanks\nFalcon: welcome"}]))
+    assert handler.lambda_handler(load_event("follow_up"), context)["msg"] == "About 2.1 million."
+
+
+def test_text_is_trimmed_and_unknown_fields_are_ignored(handler, model, context, load_event):
+    result = handler.lambda_handler(load_event("extra_fields"), context)
+    sent = model.requests[0].json()
+    assert sent == {"inputs": "Tell me a joke.", "parameters": SEED_PARAMETERS}
+    assert result["msg"] == "Echo: Tell me a joke. (0 earlier turns)"
+
+
+def test_unicode_text_and_history_reach_the_model_and_come_back_unchanged(handler, model, context, load_event):
+    body = load_event("unicode")
+    result = handler.lambda_handler(body, context)
+    assert model.requests[0].json()["inputs"].endswith(f"User: {body['text']}\nFalcon:")
+    assert result["msg"] == f"Echo: {body['text']} (2 earlier turns)"
+
+
+def test_multiline_text_is_sent_as_is(handler, model, context, load_event):
+    body = load_event("multiline")
+    result = handler.lambda_handler(body, context)
+    assert model.requests[0].json()["inputs"] == body["text"]
+    assert result["msg"] == f"Echo: {body['text']} (0 earlier turns)"
+
+
+def test_html_and_script_text_pass_through_as_plain_data(handler, model, context, load_event):
+    body = load_event("html")
+    result = handler.lambda_handler(body, context)
+    assert model.requests[0].json()["inputs"] == body["text"]
+    assert result["msg"] == f"Echo: {body['text']} (0 earlier turns)"
+
+
+def test_html_in_the_answer_is_returned_unescaped(handler, model, context):
+    result = handler.lambda_handler({"text": "show me [[html]]"}, context)
+    assert result["msg"].endswith("<script>alert(1)</script><b>bold</b>")
+
+
+def test_text_at_exactly_the_limit_is_accepted(load_handler, model, context):
+    handler = load_handler(MAX_TEXT_CHARS="5")
+    assert handler.lambda_handler({"text": "  12345  "}, context)["msg"] == "Echo: 12345 (0 earlier turns)"
+
+
+def test_history_at_exactly_the_limits_is_accepted(handler, model, context):
+    result = handler.lambda_handler({"text": "hi", "history": turns(10, 800)}, context)
+    assert result["msg"] == "Echo: hi (10 earlier turns)"
+
+
+def test_generation_parameters_come_from_the_environment(load_handler, model, context):
+    handler = load_handler(MAX_NEW_TOKENS="64", TEMPERATURE="0.7", TOP_P="0.95", TOP_K="50",
+                           REPETITION_PENALTY="1.2", DO_SAMPLE="TRUE", STOP_SEQUENCES='["</s>"]')
+    handler.lambda_handler({"text": "hi"}, context)
+    assert model.requests[0].json()["parameters"] == {
+        "max_new_tokens": 64, "return_full_text": False, "do_sample": True, "temperature": 0.7,
+        "repetition_penalty": 1.2, "top_p": 0.95, "top_k": 50, "stop": ["</s>"]}
+
+
+def test_throttling_is_retried_and_then_answers(handler, model, context, capsys):
+    model.queue(Behaviour.fail(429))
+    result = handler.lambda_handler({"text": "hi"}, context)
+    assert result["msg"] == "Echo: hi (0 earlier turns)"
+    assert len(model.requests) == 2
+    [retry] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "retrying" in x]
+    assert retry["requestId"] == context.aws_request_id and retry["cause"]["http_status"] == 429
+
+
+def test_attempts_are_bounded_by_MODEL_MAX_ATTEMPTS(load_handler, model, context):
+    handler = load_handler(MODEL_MAX_ATTEMPTS="3")
+    model.queue(*[Behaviour.fail(429)] * 5)
+    with pytest.raises(handler.ChatError, match=r"^\[429\]"):
+        handler.lambda_handler({"text": "hi"}, context)
+    assert len(model.requests) == 3
+
+
+def test_model_errors_are_not_retried(handler, model, context):
+    model.queue(Behaviour.fail(424), Behaviour.fail(500))
+    with pytest.raises(handler.ChatError, match=r"^\[502\]"):
+        handler.lambda_handler({"text": "hi"}, context)
+    assert len(model.requests) == 1
+
+
+def test_read_timeout_is_not_retried(load_handler, model, context):
+    handler = load_handler(MODEL_READ_TIMEOUT_SECONDS="0.3", MODEL_MAX_ATTEMPTS="5")
+    model.queue(Behaviour.slow(1000), Behaviour.slow(1000))
+    started = time.monotonic()
+    with pytest.raises(handler.ChatError, match=r"^\[504\]"):
+        handler.lambda_handler({"text": "hi"}, context)
+    assert len(model.requests) == 1
+    assert time.monotonic() - started < 0.3 + handler.RETRY_WINDOW_SECONDS
+
+
+def test_no_retry_starts_after_the_retry_window(load_handler, model, context):
+    handler = load_handler(MODEL_MAX_ATTEMPTS="5")
+    delay_ms = int(handler.RETRY_WINDOW_SECONDS * 1000) + 100
+    model.queue(Behaviour.fail(429, delay_ms=delay_ms), Behaviour())
+    with pytest.raises(handler.ChatError, match=r"^\[429\]"):
+        handler.lambda_handler({"text": "hi"}, context)
+    assert len(model.requests) == 1
+
+
+def test_connect_timeout_answers_504(load_handler, context, unresponsive_port):
+    handler = load_handler(AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=f"http://127.0.0.1:{unresponsive_port}",
+                           MODEL_CONNECT_TIMEOUT_SECONDS="0.2")
+    with pytest.raises(handler.ChatError) as raised:
+        handler.lambda_handler({"text": "hi"}, context)
+    assert str(raised.value) == "[504] the model did not answer in time"
+
+
+def test_refused_connection_answers_502(load_handler, context, closed_port):
+    handler = load_handler(AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=f"http://127.0.0.1:{closed_port}")
+    with pytest.raises(handler.ChatError) as raised:
+        handler.lambda_handler({"text": "hi"}, context)
+    assert str(raised.value) == "[502] the model could not be reached"
+
+
+def test_unexpected_failure_answers_500_without_detail_and_logs_the_cause(handler, context, capsys,
+                                                                         monkeypatch):
+    def broken(payload: bytes, settings: Any, request_id: Any) -> Any:
+        raise KeyError("secret internal detail")
+
+    monkeypatch.setattr(handler, "call_model", broken)
+    with pytest.raises(handler.ChatError) as raised:
+        handler.lambda_handler({"text": "hi"}, context)
+    assert str(raised.value) == "[500] internal error"
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "chat failed" in x]
+    assert line["requestId"] == context.aws_request_id
+    assert line["status"] == 500
+    assert "secret internal detail" in line["cause"]["detail"]
+    assert line["errorType"] == "KeyError" and line["stackTrace"]
+
+
+def test_model_failure_is_logged_with_request_id_and_error_code(handler, model, context, capsys):
+    model.queue(Behaviour.fail(424))
+    with pytest.raises(handler.ChatError):
+        handler.lambda_handler({"text": "hi"}, context)
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "chat failed" in x]
+    assert line["requestId"] == context.aws_request_id
+    assert line["cause"]["code"] == "ModelError" and line["cause"]["http_status"] == 424
+    assert line["reason"] == "the model failed to answer"
+
+
+def test_invalid_configuration_is_logged_at_cold_start_with_the_bad_value(load_handler, capsys):
+    load_handler(TEMPERATURE="0")
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["level"] == "ERROR"
+    assert line["problems"] == "TEMPERATURE must be a number > 0 and <= 100 (got '0')"
+
+
+def test_logs_are_json_lines_with_the_request_id(handler, context, capsys):
+    capsys.readouterr()
+    handler.lambda_handler({"text": "hi"}, context)
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["message"] == "chat answered"
+    assert line["level"] == "INFO"
+    assert line["requestId"] == context.aws_request_id
+    assert line["attempts"] == 1 and line["text_chars"] == 2
+
+
+def test_prompt_and_answer_text_are_not_logged_by_default(handler, context, capsys):
+    handler.lambda_handler({"text": "my secret question", "history": [
+        {"role": "user", "content": "private earlier turn"}]}, context)
+    with pytest.raises(handler.ChatError):
+        handler.lambda_handler({"text": "secret that fails [[fail:424]]"}, context)
+    out = capsys.readouterr().out
+    assert "secret" not in out and "private" not in out and "Echo" not in out
+
+
+def test_prompt_and_answer_text_are_logged_with_LOG_PROMPTS_true(load_handler, context, capsys):
+    handler = load_handler(LOG_PROMPTS="true")
+    handler.lambda_handler({"text": "my secret question"}, context)
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "chat answered" in x]
+    assert line["prompt"] == "my secret question"
+    assert line["answer"] == "Echo: my secret question (0 earlier turns)"
+
+
+def test_lambda_json_log_format_leaves_formatting_to_the_runtime(load_handler):
+    handler = load_handler(AWS_LAMBDA_LOG_FORMAT="JSON")
+    # No handler of its own: records reach the runtime's root handler, extras become keys.
+    assert handler.log.propagate is True and handler.log.handlers == []
+    load_handler()  # back to local JSON lines for the next tests
+
+
+def test_client_is_created_once_and_reused_across_invocations(load_handler, model, context, monkeypatch):
+    created = []
+    real_client = boto3.client
+
+    def counting_client(*args: Any, **kwargs: Any) -> Any:
+        created.append(args)
+        return real_client(*args, **kwargs)
+
+    monkeypatch.setattr(boto3, "client", counting_client)
+    handler = load_handler()
+    for _ in range(3):
+        handler.lambda_handler({"text": "hi"}, context)
+    assert created == [("sagemaker-runtime",)]
+    assert len(model.requests) == 3
+
+
+def test_client_has_explicit_timeouts_and_no_botocore_retries(load_handler, context):
+    handler = load_handler(MODEL_CONNECT_TIMEOUT_SECONDS="1.5", MODEL_READ_TIMEOUT_SECONDS="20")
+    handler.lambda_handler({"text": "hi"}, context)
+    config = handler.model_client(handler.SETTINGS).meta.config
+    assert (config.connect_timeout, config.read_timeout) == (1.5, 20.0)
+    assert config.retries["total_max_attempts"] == 1
