@@ -96,7 +96,6 @@
       pre.append(el("code", "", m[1].replace(/\n$/, "")));
       box.append(pre);
       last = fence.lastIndex;
-      if (m[0] === "") fence.lastIndex++;
     }
     prose(text.slice(last));
     if (!box.firstChild) box.append(el("p", "", text.trim() || "(empty answer)"));
