@@ -3,43 +3,21 @@
  * One test per behaviour; every test also checks that no request left 127.0.0.1.
  */
 import {
+  browserSuite,
   answered,
   ask,
   botBubble,
-  expectOnlyLocalRequests,
   input,
-  openChat,
   screenshot,
   send,
   sendButton,
-  startHarness,
   turn,
   turns,
   userBubble,
-  type Harness,
-  type OpenOptions,
   type Session,
 } from "./harness";
 
-let h: Harness;
-const opened: Session[] = [];
-
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(() => h?.close());
-afterEach(async () => {
-  for (const session of opened.splice(0)) {
-    await session.close();
-    expectOnlyLocalRequests(h, session);
-  }
-});
-
-async function open(options?: OpenOptions): Promise<Session> {
-  const session = await openChat(h, options);
-  opened.push(session);
-  return session;
-}
+const { open } = browserSuite();
 
 /** How the fake model reports the history it was given, e.g. "(2 earlier turns)". */
 function earlierTurns(reply: string): number {

@@ -6,63 +6,40 @@
  * model understands, or input the handler rejects), so the error comes from the real
  * handler and dev server; the retry goes out unchanged and succeeds.
  */
-import type { Page, Response } from "playwright-core";
+import type { Page, Response, Route } from "playwright-core";
 import {
+  browserSuite,
   answered,
   ask,
   botBubble,
-  expectOnlyLocalRequests,
-  openChat,
   send,
   sendButton,
-  startHarness,
   turns,
   type ChatBody,
-  type Harness,
-  type OpenOptions,
   type Session,
 } from "./harness";
 
-let h: Harness;
-const opened: Session[] = [];
+const { open } = browserSuite();
 
-beforeAll(async () => {
-  h = await startHarness();
-});
-afterAll(() => h?.close());
-afterEach(async () => {
-  for (const session of opened.splice(0)) {
-    await session.close();
-    expectOnlyLocalRequests(h, session);
-  }
-});
-
-async function open(options?: OpenOptions): Promise<Session> {
-  const session = await openChat(h, options);
-  opened.push(session);
-  return session;
+/** Lets `handle` deal with the page's first /chat request; later ones go through untouched. */
+async function onFirstRequest(page: Page, handle: (route: Route) => Promise<void>) {
+  let first = true;
+  await page.route("**/chat", (route) => {
+    if (!first) return route.continue();
+    first = false;
+    return handle(route);
+  });
 }
 
 /** Rewrites the body of the page's first /chat request only. */
-async function rewriteFirst(page: Page, rewrite: (body: ChatBody) => ChatBody) {
-  let first = true;
-  await page.route("**/chat", async (route) => {
-    if (!first) return route.continue();
-    first = false;
-    const body = JSON.parse(route.request().postData() ?? "{}");
-    return route.continue({ postData: JSON.stringify(rewrite(body)) });
-  });
-}
+const rewriteFirst = (page: Page, rewrite: (body: ChatBody) => ChatBody) =>
+  onFirstRequest(page, (route) =>
+    route.continue({ postData: JSON.stringify(rewrite(JSON.parse(route.request().postData() ?? "{}"))) }),
+  );
 
 /** Answers the page's first /chat request itself, as a proxy in between might. */
-async function fulfillFirst(page: Page, status: number, contentType: string, body: string) {
-  let first = true;
-  await page.route("**/chat", async (route) => {
-    if (!first) return route.continue();
-    first = false;
-    return route.fulfill({ status, contentType, body });
-  });
-}
+const fulfillFirst = (page: Page, status: number, contentType: string, body: string) =>
+  onFirstRequest(page, (route) => route.fulfill({ status, contentType, body }));
 
 const withMarker = (marker: string) => (body: ChatBody) => ({ ...body, text: `${body.text} ${marker}` });
 
@@ -137,12 +114,7 @@ it("other 5xx with API Gateway's JSON body shows its message and recovers with R
 
 it("a network failure shows inline and recovers with Retry", async () => {
   const s = await open();
-  let first = true;
-  await s.page.route("**/chat", (route) => {
-    if (!first) return route.continue();
-    first = false;
-    return route.abort("failed");
-  });
+  await onFirstRequest(s.page, (route) => route.abort("failed"));
   await send(s.page, "Hello");
   const shown = await errorShown(s.page);
   expect(shown.title).toBe("Network error");
@@ -152,12 +124,9 @@ it("a network failure shows inline and recovers with Retry", async () => {
 
 it("a client-side timeout (AbortController) shows inline and recovers with Retry", async () => {
   const s = await open({ timeoutMs: 1000 });
-  let first = true;
   let hang!: () => void;
   const hung = new Promise<void>((resolve) => (hang = resolve));
-  await s.page.route("**/chat", async (route) => {
-    if (!first) return route.continue();
-    first = false;
+  await onFirstRequest(s.page, async (route) => {
     await hung; // never answered while the page waits
     await route.abort().catch(() => undefined);
   });

@@ -34,7 +34,7 @@ export interface Harness {
 }
 
 /** The model read timeout the handler gets here, so [[slow:3000]] ends as a 504 quickly. */
-export const MODEL_READ_TIMEOUT_SECONDS = 1;
+const MODEL_READ_TIMEOUT_SECONDS = 1;
 
 export async function startHarness(): Promise<Harness> {
   const serverLog: string[] = [];
@@ -150,10 +150,37 @@ export async function openChat(h: Harness, options: OpenOptions = {}): Promise<S
 }
 
 /** Every request went to the dev server on 127.0.0.1, nowhere else. */
-export function expectOnlyLocalRequests(h: Harness, session: Session) {
+function expectOnlyLocalRequests(h: Harness, session: Session) {
   const origin = new URL(h.dev.url).origin;
   expect(new URL(h.dev.url).hostname).toBe("127.0.0.1");
   expect(session.requests.filter((url) => new URL(url).origin !== origin)).toEqual([]);
+}
+
+/**
+ * The set-up of a browser test file: the harness once for the file, and after each
+ * test the check that none of its requests left 127.0.0.1. Returns `open`, which
+ * opens the chat page (see openChat) for the current test.
+ */
+export function browserSuite(): { open(options?: OpenOptions): Promise<Session> } {
+  let h: Harness;
+  const opened: Session[] = [];
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h?.close());
+  afterEach(async () => {
+    for (const session of opened.splice(0)) {
+      await session.close();
+      expectOnlyLocalRequests(h, session);
+    }
+  });
+  return {
+    async open(options) {
+      const session = await openChat(h, options);
+      opened.push(session);
+      return session;
+    },
+  };
 }
 
 // ------------------------------------------------------------------ page helpers
@@ -187,16 +214,6 @@ export async function ask(page: Page, text: string): Promise<string> {
   const content = await bubble.innerText();
   if (error) throw new Error(`expected a reply to ${JSON.stringify(text)}, got an error: ${content}`);
   return content;
-}
-
-/** POSTs straight to the dev server, to learn the answer the page should be showing. */
-export async function postChat(h: Harness, body: ChatBody) {
-  const res = await fetch(new URL("chat", h.dev.url), {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as { msg?: string; message?: string } };
 }
 
 /**
