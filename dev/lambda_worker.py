@@ -121,9 +121,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
-    try:
-        import boto3  # noqa: F401  (the handler needs it; say so plainly if it is missing)
-    except ImportError:
+    if importlib.util.find_spec("boto3") is None:  # the handler needs it; say so plainly
         send({"fatal": f"boto3 is not installed for {sys.executable} (pip install boto3)"})
         return 3
 
