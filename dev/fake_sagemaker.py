@@ -50,7 +50,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -116,14 +116,20 @@ class ReceivedRequest:
         return json.loads(self.body)
 
 
+_FLAG_BEHAVIOURS = {
+    "malformed": Behaviour.malformed(),
+    "empty": Behaviour.empty(),
+    "html": Behaviour(reply_suffix=" " + HTML_SNIPPET),
+    "stop": Behaviour(reply_suffix="<|endoftext|>User: and more"),
+}
+
+
 def last_user_message(prompt: str) -> tuple[str, int]:
     """(the last user message, the number of earlier User/Falcon turns) of a prompt."""
     starts = [m.start() for m in _TURN.finditer(prompt)]
-    if not starts or not prompt.rstrip().endswith("Falcon:"):
-        return prompt.strip(), 0
+    if len(starts) < 2 or not prompt.rstrip().endswith("Falcon:"):
+        return prompt.strip(), 0  # a plain prompt: the text alone
     # The last two labels are the new "User: <text>" and the empty "Falcon:".
-    if len(starts) < 2:
-        return prompt.strip(), 0
     user = prompt[starts[-2]:starts[-1]]
     return user[len("User:"):].strip(), len(starts) - 2
 
@@ -132,21 +138,13 @@ def behaviour_for(message: str, default: Behaviour) -> Behaviour:
     """The behaviour that the markers in the message ask for (else `default`)."""
     behaviour = default
     for m in _MARKER.finditer(message):
-        kind, number, flag = m.group(1), m.group(2), m.group(3)
+        kind, number, flag = m.groups()
         if kind == "fail" and 400 <= int(number) <= 599:
-            behaviour = Behaviour(status=int(number), delay_ms=behaviour.delay_ms)
+            behaviour = replace(behaviour, status=int(number))
         elif kind == "slow" and int(number) <= 600_000:
-            behaviour = Behaviour(status=behaviour.status, delay_ms=int(number),
-                                  body=behaviour.body, reply_suffix=behaviour.reply_suffix)
-        elif flag == "malformed":
-            behaviour = Behaviour(delay_ms=behaviour.delay_ms, body=Behaviour.malformed().body)
-        elif flag == "empty":
-            behaviour = Behaviour(delay_ms=behaviour.delay_ms, body=Behaviour.empty().body)
-        elif flag == "html":
-            behaviour = Behaviour(delay_ms=behaviour.delay_ms, reply_suffix=" " + HTML_SNIPPET)
-        elif flag == "stop":
-            behaviour = Behaviour(delay_ms=behaviour.delay_ms,
-                                  reply_suffix="<|endoftext|>User: and more")
+            behaviour = replace(behaviour, delay_ms=int(number))
+        elif flag:
+            behaviour = replace(_FLAG_BEHAVIOURS[flag], delay_ms=behaviour.delay_ms)
     return behaviour
 
 

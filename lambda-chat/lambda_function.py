@@ -339,13 +339,21 @@ def model_client(settings: Settings) -> Any:
 
 def _is_retryable(error: Exception) -> bool:
     """Throttling and failures to connect: the model has not started on the request."""
-    if isinstance(error, ClientError):
-        return _http_status(error) == 429
-    return isinstance(error, BotoConnectionError)
+    return _is_throttling(error) or isinstance(error, BotoConnectionError)
+
+
+def _is_throttling(error: Exception) -> bool:
+    return isinstance(error, ClientError) and (
+        _http_status(error) == 429
+        or _error_code(error) in ("ThrottlingException", "ModelNotReadyException"))
 
 
 def _http_status(error: ClientError) -> int:
     return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def _error_code(error: ClientError) -> str | None:
+    return error.response.get("Error", {}).get("Code")
 
 
 def call_model(payload: bytes, settings: Settings, request_id: str | None) -> tuple[bytes, int]:
@@ -406,7 +414,7 @@ def _describe(error: BaseException) -> dict[str, Any]:
     """What the log records about a failure (never shown to the caller)."""
     cause: dict[str, Any] = {"type": type(error).__name__, "detail": str(error)}
     if isinstance(error, ClientError):
-        cause["code"] = error.response.get("Error", {}).get("Code")
+        cause["code"] = _error_code(error)
         cause["http_status"] = _http_status(error)
     return cause
 
@@ -415,16 +423,15 @@ def to_chat_error(error: Exception) -> ChatError:
     """The one mapping from any failure to the `[status] message` the caller sees."""
     if isinstance(error, ChatError):
         return error
+    if _is_throttling(error):
+        return ChatError(429, "the model is busy, please try again shortly")
     if isinstance(error, ClientError):
-        code = error.response.get("Error", {}).get("Code")
-        status = _http_status(error)
-        if status == 429 or code in ("ThrottlingException", "ModelNotReadyException"):
-            return ChatError(429, "the model is busy, please try again shortly")
+        code = _error_code(error)
         if code == "ModelError":
             return ChatError(502, "the model failed to answer")
         if code == "ValidationError":
             return ChatError(502, "the model rejected the request")
-        if status >= 500:
+        if _http_status(error) >= 500:
             return ChatError(502, "the model service is unavailable")
     if isinstance(error, (ReadTimeoutError, ConnectTimeoutError)):
         return ChatError(504, "the model did not answer in time")
