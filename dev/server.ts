@@ -95,16 +95,28 @@ function pipeLines(stream: NodeJS.ReadableStream | null, prefix: string, log: (l
   if (stream) createInterface({ input: stream }).on("line", (line) => log(`${prefix} ${line}`));
 }
 
+/**
+ * Signals a child's whole process group. `python3` may be a wrapper script (a pyenv
+ * shim) that would die alone and leave the real interpreter running.
+ */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
 function stopChild(child: ChildProcess | undefined, graceMs = 3000): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    const force = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
     child.once("exit", () => {
       clearTimeout(force);
       resolve();
     });
     child.stdin?.end();
-    child.kill("SIGTERM");
+    signalGroup(child, "SIGTERM");
   });
 }
 
@@ -118,6 +130,7 @@ function startFakeModel(python: string, args: string[], log: (line: string) => v
     cwd: ROOT,
     env: { ...process.env, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group, so stopChild reaches the real interpreter
   });
   pipeLines(child.stderr, "[model]", log);
   const ready = new Promise<string>((resolve, reject) => {
@@ -158,6 +171,7 @@ class LambdaWorker {
       cwd: ROOT,
       env,
       stdio: ["pipe", "pipe", "pipe"],
+      detached: true, // its own process group, so stopChild reaches the real interpreter
     });
     const worker = new LambdaWorker(child);
     pipeLines(child.stderr, "[lambda]", log);
@@ -316,8 +330,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
   // Should this process end without close() (an uncaught error), take the children along.
   const killChildren = () => {
-    worker?.child.kill("SIGKILL");
-    fake?.child.kill("SIGKILL");
+    if (worker) signalGroup(worker.child, "SIGKILL");
+    if (fake) signalGroup(fake.child, "SIGKILL");
   };
   process.on("exit", killChildren);
   try {
