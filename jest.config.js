@@ -5,7 +5,7 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   // The browser suite has its own config (jest.browser.config.js) and needs Chromium.
   testPathIgnorePatterns: ["/node_modules/", "<rootDir>/__tests__/browser/"],
-  transform: { "^.+\\.tsx?$": ["ts-jest", { isolatedModules: true }] },
+  transform: { "^.+\\.tsx?$": "ts-jest" },
   setupFilesAfterEnv: ["<rootDir>/setup.js"],
   snapshotFormat: { escapeString: false, printBasicPrototype: false },
 };

@@ -33,8 +33,7 @@ export class StagedDirectory extends Construct {
     this.files = listFiles(options.sourceDir).filter((f) => !options.exclude(f));
     if (this.files.length === 0) throw new Error(`${options.sourceDir} has no files to package`);
 
-    const staging = fs.mkdtempSync(path.join(os.tmpdir(), "chatbot-stage-"));
-    process.once("exit", () => fs.rmSync(staging, { recursive: true, force: true }));
+    const staging = stagingDirectory();
     const hash = crypto.createHash("sha256");
     for (const file of this.files) {
       const content = fs.readFileSync(path.join(options.sourceDir, file));
@@ -49,6 +48,18 @@ export class StagedDirectory extends Construct {
     });
     this.path = asset.path;
   }
+}
+
+/** Staging copies live until the process exits (cdktf copies assets at synth time, after construction). */
+const stagingDirs: string[] = [];
+
+function stagingDirectory(): string {
+  if (stagingDirs.length === 0) {
+    process.once("exit", () => stagingDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chatbot-stage-"));
+  stagingDirs.push(dir);
+  return dir;
 }
 
 /** Every file below `dir`, as sorted relative POSIX paths. */
