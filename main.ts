@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from "./stacks/config";
 
 const app = new App();
 
-// The cdktf CLI passes cdktf.json's context to the app; `tsx main.ts` run by hand does not.
+// The cdktf CLI passes cdktf.json's context to the app; `npm run synth:app` (no CLI) does not.
 const context =
   app.node.tryGetContext("chatbot") ??
   JSON.parse(fs.readFileSync(path.join(__dirname, "cdktf.json"), "utf8")).context?.chatbot;

@@ -99,7 +99,7 @@ describe("cdktf synth output", () => {
   /** Runs the app as `cdktf synth` does, into a fresh directory, and returns every file's bytes. */
   function synthToDir(): Map<string, Buffer> {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-out-"));
-    execFileSync(path.join(PROJECT_ROOT, "node_modules", ".bin", "tsx"), ["main.ts"], {
+    execFileSync("node", ["--require", "tsx/cjs", "main.ts"], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: "1" },
       stdio: "pipe",
@@ -128,7 +128,7 @@ describe("cdktf synth output", () => {
   it("fails with a message naming the setting when the configuration is invalid", () => {
     let stderr = "";
     try {
-      execFileSync(path.join(PROJECT_ROOT, "node_modules", ".bin", "tsx"), ["main.ts"], {
+      execFileSync("node", ["--require", "tsx/cjs", "main.ts"], {
         cwd: PROJECT_ROOT,
         env: { ...process.env, CDKTF_OUTDIR: fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-out-")), CHATBOT_LOG_RETENTION_DAYS: "2" },
         stdio: "pipe",

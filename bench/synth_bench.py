@@ -2,7 +2,7 @@
 
 Run: `npm run bench:synth` (optionally `-- --runs 5`). Prints, for each variant, the
 median wall time and the peak memory (max RSS of the largest process) of:
-  - the app synth: `tsx main.ts` (ours) vs `ts-node main.ts` with every provider
+  - the app synth: `node --require tsx/cjs main.ts` (ours) vs `ts-node main.ts` with every provider
     class imported from the `@cdktf/provider-aws` package root (the template's way);
   - `npx cdktf synth`, each with its own cdktf.json "app" command.
 The template variant is generated in a temporary copy of the project by rewriting the
@@ -74,7 +74,7 @@ def main() -> int:
         env = dict(os.environ, CHECKPOINT_DISABLE="1", CI="1")
         bin_dir = ROOT / "node_modules" / ".bin"
         variants = [
-            ("app synth, ours: tsx main.ts, per-resource imports", [str(bin_dir / "tsx"), "main.ts"], ROOT),
+            ("app synth, ours: node --require tsx/cjs main.ts, per-resource imports", ["node", "--require", "tsx/cjs", "main.ts"], ROOT),
             ("app synth, template: ts-node main.ts, package-root imports", [str(bin_dir / "ts-node"), "main.ts"], template),
             ("npx cdktf synth, ours", ["npx", "cdktf", "synth"], ROOT),
             ("npx cdktf synth, template", ["npx", "cdktf", "synth"], template),

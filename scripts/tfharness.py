@@ -75,7 +75,7 @@ def synth(outdir: Path, extra_env: dict[str, str] | None = None, project: Path =
     env.update({"CDKTF_OUTDIR": str(outdir), "CHECKPOINT_DISABLE": "1"})
     if extra_env:
         env.update(extra_env)
-    run([str(project / "node_modules" / ".bin" / "tsx"), "main.ts"], cwd=project, env=env)
+    run(["node", "--require", "tsx/cjs", "main.ts"], cwd=project, env=env)
     manifest = json.loads((outdir / "manifest.json").read_text())
     return sorted(manifest["stacks"])
 
