@@ -97,7 +97,7 @@ export class ChatApi extends Construct {
     // The only thing this role may do is invoke this one function.
     this.credentialsRole = new IamRole(this, "credentials-role", {
       name: options.credentialsRoleName,
-      description: `Lets API Gateway ${options.apiName} invoke ${options.apiName}'s chat function`,
+      description: `Lets API Gateway ${options.apiName} invoke its chat function, nothing else`,
       assumeRolePolicy: servicePrincipalTrust("apigateway.amazonaws.com"),
     });
     new IamRolePolicy(this, "credentials-role-policy", {
