@@ -99,7 +99,7 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
 
 
 class Moto:
-    """moto.server in a child process group; always stopped by __exit__."""
+    """moto.server (through scripts/moto_server.py) in its own process group; call stop()."""
 
     def __init__(self, work: Path) -> None:
         self.cert, key = self_signed_cert(work)
@@ -131,12 +131,6 @@ class Moto:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         self.log_file.close()
-
-    def __enter__(self) -> "Moto":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # ---------------------------------------------------------------- plan reading
@@ -184,7 +178,8 @@ def plan_changes(stack_dir: Path, env: dict[str, str]) -> dict[str, dict[str, An
         paths = sorted(set(leaf_changes(rc["change"]["before"] or {}, rc["change"]["after"] or {})) - set(unknown_paths))
         before, after = rc["change"]["before"] or {}, rc["change"]["after"] or {}
         values = {p: (value_at(before, p), value_at(after, p)) for p in paths}
-        changes[rc["address"]] = {"actions": actions, "paths": paths, "computed": unknown_paths, "type": rc["type"], "values": values}
+        changes[rc["address"]] = {"actions": actions, "paths": paths, "computed": unknown_paths, "type": rc["type"],
+                                  "values": values, "after": after}
     if (result.returncode == 2) != bool(changes):
         raise SystemExit(f"plan exit code {result.returncode} disagrees with the changes read from the plan: {changes}")
     return changes
@@ -386,13 +381,12 @@ def main() -> int:
                     f.write("\n// edited by the deploy rehearsal\n")
                 synth(out, stack_env, project)
                 prepare_stack(out / "stacks" / STACK, stack_dir, keep_init=True)
-                left = unexplained(plan_changes(stack_dir, tf_env))
+                changes = plan_changes(stack_dir, tf_env)
+                left = unexplained(changes)
                 edited = list(left)
                 check(len(edited) == 1 and "aws_s3_object" in edited[0], f"only one object changes: {left}")
                 check(set(left[edited[0]]) == {"source", "source_hash"}, f"the object's source and hash change: {left}")
-                shown = run(["terraform", "show", "-json", str(stack_dir / "rehearsal.tfplan")], cwd=stack_dir, env=tf_env).stdout
-                change = next(rc for rc in json.loads(shown)["resource_changes"] if rc["address"] == edited[0])
-                check(change["change"]["after"]["key"] == EDITED_FILE, f"the changed object is {EDITED_FILE}")
+                check(changes[edited[0]]["after"]["key"] == EDITED_FILE, f"the changed object is {EDITED_FILE}")
             with timer.step("terraform destroy"):
                 run(["terraform", "destroy", "-auto-approve", "-input=false", "-no-color"], cwd=stack_dir, env=tf_env)
             with timer.step("check nothing is left through boto3"):

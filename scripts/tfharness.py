@@ -42,7 +42,7 @@ def log(message: str) -> None:
 def run(cmd: list[str], cwd: Path, env: dict[str, str], capture: bool = False) -> subprocess.CompletedProcess[str]:
     """Runs a command; on failure prints its output and raises SystemExit naming the command."""
     result = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True)
-    if result.returncode not in (0,) and not capture:
+    if result.returncode != 0 and not capture:
         sys.stdout.write(result.stdout)
         sys.stderr.write(result.stderr)
         raise SystemExit(f"FAILED ({result.returncode}): {' '.join(cmd)} in {cwd}")
@@ -144,8 +144,8 @@ class Timer:
 
     def summary(self) -> str:
         total = sum(s for _, s in self.steps)
-        lines = [f"  {name:<48} {seconds:7.1f} s" for name, seconds in self.steps]
-        return "\n".join(lines + [f"  {'total':<48} {total:7.1f} s"])
+        lines = [f"  {name:<52} {seconds:7.1f} s" for name, seconds in self.steps]
+        return "\n".join(lines + [f"  {'total':<52} {total:7.1f} s"])
 
 
 class _Step:
