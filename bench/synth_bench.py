@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ["main.ts", "stacks", "contract", "cdktf.json", "site", "lambda-chat", "tsconfig.json", "package.json"]
+sys.path.insert(0, str(ROOT / "scripts"))
+from tfharness import copy_project  # noqa: E402
 IMPORT = re.compile(r'^import \{ ([^}]+) \} from "@cdktf/provider-aws/lib/([a-z0-9-]+)";$', re.M)
 
 
@@ -46,10 +46,7 @@ def measure(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, floa
 
 def template_copy(dest: Path) -> None:
     """A copy of the project whose stacks import provider classes from the package root, run by ts-node."""
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
-    (dest / "node_modules").symlink_to(ROOT / "node_modules")
+    copy_project(dest)
     for ts in (dest / "stacks").glob("*.ts"):
         text = ts.read_text()
         for names, module in IMPORT.findall(text):

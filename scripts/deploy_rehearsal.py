@@ -23,7 +23,6 @@ import ipaddress
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,13 +34,12 @@ import ssl
 from pathlib import Path
 from typing import Any, Callable
 
-from tfharness import ROOT, Timer, log, prepare_stack, run, synth, terraform_env
+from tfharness import ROOT, Timer, copy_project, log, prepare_stack, run, synth, terraform_env
 
 REGION = "ap-northeast-2"
 STATE_BUCKET = "chatbot-rehearsal-tfstate"
 STACK = "chatbot-dev"
 EDITED_FILE = "chat.js"
-PROJECT_FILES = ["main.ts", "stacks", "contract", "cdktf.json", "site", "lambda-chat", "tsconfig.json", "package.json"]
 
 # Differences between what Terraform set and what moto reads back. Each is moto's,
 # not the stack's: (resource type, attribute path regex, reason). Nothing else may change.
@@ -331,12 +329,7 @@ def main() -> int:
     timer = Timer()
     with tempfile.TemporaryDirectory(prefix="deploy-rehearsal-") as tmp:
         work = Path(tmp)
-        project = work / "project"
-        project.mkdir()
-        for name in PROJECT_FILES:
-            src = ROOT / name
-            (shutil.copytree if src.is_dir() else shutil.copy2)(src, project / name)
-        (project / "node_modules").symlink_to(ROOT / "node_modules")
+        project = copy_project(work / "project")
 
         with timer.step("start moto.server (HTTPS)"):
             moto = Moto(work)

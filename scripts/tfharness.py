@@ -27,7 +27,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MIRROR = Path("/opt/tf-plugins")
@@ -80,6 +80,20 @@ def synth(outdir: Path, extra_env: dict[str, str] | None = None, project: Path =
     return sorted(manifest["stacks"])
 
 
+# What the app needs to synthesize; a copy of these plus node_modules is a working project.
+PROJECT_FILES = ["main.ts", "stacks", "contract", "cdktf.json", "site", "lambda-chat", "tsconfig.json", "package.json"]
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the project in dest (node_modules linked, not copied), to edit without touching ours."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    (dest / "node_modules").symlink_to(ROOT / "node_modules")
+    return dest
+
+
 def deterministic_zip(source_dir: Path, output: Path) -> str:
     """Zips source_dir like archive_file does (sorted, fixed time, mode 0644); returns base64 SHA-256."""
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -109,10 +123,9 @@ def prepare_stack(stack_dir: Path, work_dir: Path, keep_init: bool = False) -> P
     for name, place in kept.items():
         shutil.move(place, work_dir / name)
     tf_json = work_dir / "cdk.tf.json"
-    doc: dict[str, Any] = json.loads(tf_json.read_text())
     text = tf_json.read_text()
 
-    archives = doc.get("data", {}).pop("archive_file", {})
+    archives = json.loads(text).get("data", {}).get("archive_file", {})
     for name, config in archives.items():
         if config.get("type") != "zip":
             raise SystemExit(f"archive_file.{name}: only type zip can be stood in for, got {config.get('type')}")

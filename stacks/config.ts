@@ -359,7 +359,7 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
     functionName,
     apiName: check.matches("apiName", DEFAULTS.apiName, /^[A-Za-z0-9 _.-]{1,100}$/, "1-100 letters, digits, spaces, dots, hyphens or underscores"),
     apiRoleName,
-    lambdaRuntime: check.oneOf("lambdaRuntime", DEFAULTS.lambdaRuntime, LAMBDA_RUNTIMES, "a supported Python runtime"),
+    lambdaRuntime: check.oneOf("lambdaRuntime", DEFAULTS.lambdaRuntime, LAMBDA_RUNTIMES, "a supported Python runtime (python3.9 is deprecated since 2025-12-15)"),
     lambdaTimeoutSeconds: check.int("lambdaTimeoutSeconds", DEFAULTS.lambdaTimeoutSeconds, 1, 900),
     lambdaMemoryMb: check.int("lambdaMemoryMb", DEFAULTS.lambdaMemoryMb, 128, 10_240),
     logRetentionDays: check.oneOf("logRetentionDays", DEFAULTS.logRetentionDays, LOG_RETENTION_DAYS, "a retention CloudWatch Logs accepts"),
@@ -436,9 +436,7 @@ class Checker {
   oneOf<T extends string | number>(key: SettingKey, fallback: T, allowed: readonly T[], what: string): T {
     const value = this.raw(key) ?? fallback;
     if (allowed.includes(value as T)) return value as T;
-    let hint = "";
-    if (key === "lambdaRuntime" && value === "python3.9") hint = " (python3.9 is deprecated since 2025-12-15)";
-    this.fail(key, value, `${what}${hint}: ${allowed.join(", ")}`);
+    this.fail(key, value, `${what}: ${allowed.join(", ")}`);
     return fallback;
   }
 
