@@ -239,7 +239,7 @@ def assert_deployed(aws: Callable[[str], Any], outputs: dict[str, Any], state: d
     check(integration["credentials"] == role_arn, "integration uses the credentials role")
     check(int(integration["timeoutInMillis"]) == 29000, "integration timeout")
     responses = integration["integrationResponses"]
-    check(sorted(responses) == ["200", "400", "429", "500", "502", "504"], f"integration responses {sorted(responses)}")
+    check(sorted(responses) == ["200", "400", "429", "500", "502", "503", "504"], f"integration responses {sorted(responses)}")
     check(responses["400"]["selectionPattern"] == r"^\[400\][\s\S]*", "400 selection pattern")
     check("$util.escapeJavaScript($msg)" in responses["502"]["responseTemplates"]["application/json"], "502 template")
     check(sorted(method["methodResponses"]) == sorted(responses), "a method response per integration response")
