@@ -1,0 +1,122 @@
+/** Reads setting values with their defaults and records every problem with its source. */
+import { DEFAULT_GENERATION, GenerationParameters } from "./environment";
+import type { SettingKey, Sourced } from "./settings";
+
+/** Thrown when configuration is invalid; the message lists every problem found. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid chatbot configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads one environment's values with their defaults, recording every problem. */
+export class Checker {
+  constructor(
+    private readonly s: Sourced,
+    private readonly problems: string[],
+  ) {}
+
+  fail(key: SettingKey, value: unknown, allowed: string): void {
+    const source = this.s[key]?.source ?? "built-in default";
+    this.problems.push(`${key} = ${JSON.stringify(value)} (from ${source}) is invalid; allowed: ${allowed}`);
+  }
+
+  private raw(key: SettingKey): unknown {
+    return this.s[key]?.value;
+  }
+
+  /** Whether a setting was given at all (in cdktf.json or the environment). */
+  isSet(key: SettingKey): boolean {
+    return this.s[key] !== undefined;
+  }
+
+  /** Records a problem about a generation parameter, naming where `generation` came from. */
+  failGeneration(field: keyof GenerationParameters, value: unknown, allowed: string): void {
+    const source = this.s.generation?.source ?? "built-in default";
+    this.problems.push(`generation.${field} = ${JSON.stringify(value)} (from ${source}) is invalid; allowed: ${allowed}`);
+  }
+
+  oneOf<T extends string | number>(key: SettingKey, fallback: T, allowed: readonly T[], what: string): T {
+    const value = this.raw(key) ?? fallback;
+    if (allowed.includes(value as T)) return value as T;
+    this.fail(key, value, `${what}: ${allowed.join(", ")}`);
+    return fallback;
+  }
+
+  matches(key: SettingKey, fallback: string, pattern: RegExp, what: string): string {
+    const value = this.raw(key) ?? fallback;
+    if (typeof value === "string" && pattern.test(value)) return value;
+    this.fail(key, value, what);
+    return fallback;
+  }
+
+  optional(key: SettingKey, pattern: RegExp, what: string): string | undefined {
+    const value = this.raw(key);
+    if (value === undefined) return undefined;
+    if (typeof value === "string" && pattern.test(value)) return value;
+    this.fail(key, value, what);
+    return undefined;
+  }
+
+  int(key: SettingKey, fallback: number, min: number, max: number): number {
+    const value = this.raw(key) ?? fallback;
+    if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;
+    this.fail(key, value, `a whole number from ${min} to ${max}`);
+    return fallback;
+  }
+
+  number(key: SettingKey, fallback: number, min: number, max: number): number {
+    const value = this.raw(key) ?? fallback;
+    if (typeof value === "number" && Number.isFinite(value) && value >= min && value <= max) return value;
+    this.fail(key, value, `a number from ${min} to ${max}`);
+    return fallback;
+  }
+
+  bool(key: SettingKey, fallback: boolean): boolean {
+    const value = this.raw(key) ?? fallback;
+    if (typeof value === "boolean") return value;
+    this.fail(key, value, "true or false");
+    return fallback;
+  }
+
+  /** Generation parameters: any subset of the defaults' keys, each within TGI's limits. */
+  generation(): GenerationParameters {
+    const value = this.raw("generation");
+    if (value === undefined) return DEFAULT_GENERATION;
+    if (!isObject(value)) {
+      this.fail("generation", value, `an object with any of: ${Object.keys(DEFAULT_GENERATION).join(", ")}`);
+      return DEFAULT_GENERATION;
+    }
+    const source = this.s.generation?.source ?? "built-in default";
+    for (const field of Object.keys(value)) {
+      if (!(field in DEFAULT_GENERATION)) {
+        this.problems.push(`unknown generation parameter "${field}" (from ${source}); known: ${Object.keys(DEFAULT_GENERATION).join(", ")}`);
+      }
+    }
+    const merged = { ...DEFAULT_GENERATION, ...value } as Record<keyof GenerationParameters, unknown>;
+    const bad = (field: keyof GenerationParameters, allowed: string) =>
+      this.problems.push(`generation.${field} = ${JSON.stringify(merged[field])} (from ${source}) is invalid; allowed: ${allowed}`);
+    const num = (v: unknown, min: number, max: number, exclusive = false) =>
+      typeof v === "number" && Number.isFinite(v) && (exclusive ? v > min && v < max : v >= min && v <= max);
+    if (!(num(merged.maxNewTokens, 1, 8192) && Number.isInteger(merged.maxNewTokens))) bad("maxNewTokens", "a whole number from 1 to 8192");
+    if (typeof merged.doSample !== "boolean") bad("doSample", "true or false");
+    if (!num(merged.temperature, 0, 100) || merged.temperature === 0) bad("temperature", "a number greater than 0 and at most 100");
+    if (!num(merged.repetitionPenalty, 0, 100) || merged.repetitionPenalty === 0) bad("repetitionPenalty", "a number greater than 0 and at most 100");
+    if (!num(merged.topP, 0, 1, true)) bad("topP", "a number strictly between 0 and 1");
+    if (!(num(merged.topK, 1, 1000) && Number.isInteger(merged.topK))) bad("topK", "a whole number from 1 to 1000");
+    const stop = merged.stop;
+    if (!Array.isArray(stop) || stop.length > 4 || stop.some((x) => typeof x !== "string" || x === "")) {
+      bad("stop", "a list of at most 4 non-empty strings");
+    }
+    return merged as unknown as GenerationParameters;
+  }
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export function describe(v: unknown): string {
+  return Array.isArray(v) ? "a list" : v === null ? "null" : typeof v;
+}

@@ -1,0 +1,161 @@
+/**
+ * The shape of the chatbot's configuration: every setting of one environment, with its
+ * meaning and default, and the built-in defaults themselves.
+ */
+import { DEFAULT_MODEL_ID } from "../model/jumpstart-catalogue";
+
+/** Text-generation parameters sent to the Hugging Face TGI container with every prompt. */
+export interface GenerationParameters {
+  /** @default 512 */
+  readonly maxNewTokens: number;
+  /** @default false */
+  readonly doSample: boolean;
+  /** TGI rejects 0. @default 0.5 */
+  readonly temperature: number;
+  /** @default 1.03 */
+  readonly repetitionPenalty: number;
+  /** Strictly between 0 and 1 (TGI rule). @default 0.9 */
+  readonly topP: number;
+  /** @default 1 */
+  readonly topK: number;
+  /** Generation stops at any of these. @default ["<|endoftext|>", "</s>"] */
+  readonly stop: readonly string[];
+}
+
+/** Where an environment keeps its Terraform state. */
+export type BackendKind = "local" | "s3" | "cloud";
+
+/** Every setting of one environment, after defaults and overrides are applied. */
+export interface EnvironmentConfig {
+  /** Environment name; the stack is `chatbot-<name>` and resource names end in `-<name>`. */
+  readonly name: string;
+  /** AWS region of every resource (CloudFront is global). @default "ap-northeast-2" */
+  readonly region: string;
+  /** Name of the SageMaker endpoint that serves the Falcon model. @default "jumpstart-dft-hf-llm-falcon-7b-instruct-bf16" */
+  readonly endpointName: string;
+  /** API Gateway stage name. @default the environment name ("dev" for the default environment) */
+  readonly stage: string;
+  /** Lambda function name before the `-<environment>` suffix. @default "lambda-chat-api" */
+  readonly functionName: string;
+  /** REST API name before the `-<environment>` suffix. @default "api-chatbot" */
+  readonly apiName: string;
+  /** API Gateway credentials role name before the `-<environment>` suffix. @default "api-role-chatbot" */
+  readonly apiRoleName: string;
+  /** Lambda runtime. @default "python3.13" */
+  readonly lambdaRuntime: string;
+  /** Lambda timeout in seconds, 1–900. @default 120 */
+  readonly lambdaTimeoutSeconds: number;
+  /** Lambda memory in MB, 128–10240. @default 256 */
+  readonly lambdaMemoryMb: number;
+  /** Retention of every log group this stack creates. @default 1 */
+  readonly logRetentionDays: number;
+  /** CloudFront price class. @default "PriceClass_200" */
+  readonly priceClass: string;
+  /** API Gateway integration timeout in ms: 50–29000, up to 300000 with `allowLongIntegrationTimeout`. @default 29000 */
+  readonly integrationTimeoutMs: number;
+  /** Set only after AWS raised the account's integration-timeout quota for regional APIs. @default false */
+  readonly allowLongIntegrationTimeout: boolean;
+  /** Steady-state requests per second for the stage. @default 10 */
+  readonly throttlingRateLimit: number;
+  /** Burst requests for the stage. @default 20 */
+  readonly throttlingBurstLimit: number;
+  /** API Gateway data trace (logs full request and response bodies, i.e. prompts). @default true only when the stage is "dev" */
+  readonly dataTrace: boolean;
+  /** Create the account-level CloudWatch role API Gateway logging needs. @default true */
+  readonly manageApiGatewayAccount: boolean;
+  /** Lambda logs prompt and answer text (debug only). @default false */
+  readonly logPrompts: boolean;
+  /** Longest `text` accepted, in characters after trimming. @default 4000 */
+  readonly maxTextChars: number;
+  /** Most `history` turns accepted. @default 10 */
+  readonly maxHistoryTurns: number;
+  /** Most characters over all `history` contents. @default 8000 */
+  readonly maxHistoryChars: number;
+  /** Generation parameters. @default the original sample's */
+  readonly generation: GenerationParameters;
+  /**
+   * Create the model endpoint with the stack (SageMaker model, endpoint configuration,
+   * endpoint, autoscaling). Off: the chat functions call the existing `endpointName`.
+   * @default false
+   */
+  readonly modelDeploy: boolean;
+  /**
+   * The JumpStart model the endpoint serves: deployed with `modelDeploy`, else the one
+   * behind `endpointName`. Its token limits bound the prompts the functions send.
+   * @default "huggingface-llm-falcon-7b-instruct-bf16"
+   */
+  readonly modelId: string;
+  /** Instance type of the deployed model. @default the model's default (ml.g5.2xlarge for 7B, ml.g5.12xlarge for 40B) */
+  readonly modelInstanceType: string;
+  /** Fewest instances of the deployed model; at least 1 (a real-time endpoint cannot scale to zero). @default 1 */
+  readonly modelMinInstances: number;
+  /** Most instances autoscaling may run. @default 2 */
+  readonly modelMaxInstances: number;
+  /** State backend kind. @default "local" */
+  readonly backend: BackendKind;
+  /** S3 backend: bucket (required for "s3"). */
+  readonly stateBucket?: string;
+  /** S3 backend: object key. @default "chatbot/<environment>/terraform.tfstate" */
+  readonly stateKey: string;
+  /** S3 backend: bucket region. @default the stack region */
+  readonly stateRegion: string;
+  /** Terraform Cloud: organization (required for "cloud"). */
+  readonly tfcOrganization?: string;
+  /** Terraform Cloud: workspace (required for "cloud"). */
+  readonly tfcWorkspace?: string;
+  /** Terraform Cloud / Enterprise host. @default "app.terraform.io" */
+  readonly tfcHostname: string;
+  /** Test only: send every AWS API call (and the S3 backend) to this emulator URL. Never set for a real deploy. */
+  readonly awsEndpointUrl?: string;
+}
+
+/** The whole application's configuration: one entry per environment, one stack each. */
+export interface ChatbotConfig {
+  readonly environments: readonly EnvironmentConfig[];
+}
+
+export const DEFAULT_GENERATION: GenerationParameters = {
+  maxNewTokens: 512,
+  doSample: false,
+  temperature: 0.5,
+  repetitionPenalty: 1.03,
+  topP: 0.9,
+  topK: 1,
+  stop: ["<|endoftext|>", "</s>"],
+};
+
+type Derived = "name" | "stage" | "dataTrace" | "stateKey" | "stateRegion" | "modelInstanceType";
+
+/** Built-in defaults: the original sample's values, with the fixes this project makes (runtime). */
+export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
+  region: "ap-northeast-2",
+  endpointName: "jumpstart-dft-hf-llm-falcon-7b-instruct-bf16",
+  functionName: "lambda-chat-api",
+  apiName: "api-chatbot",
+  apiRoleName: "api-role-chatbot",
+  lambdaRuntime: "python3.13",
+  lambdaTimeoutSeconds: 120,
+  // The sample used Lambda's 128 MB default; boto3's import alone takes ~2 s of a cold start there.
+  lambdaMemoryMb: 256,
+  logRetentionDays: 1,
+  priceClass: "PriceClass_200",
+  integrationTimeoutMs: 29_000,
+  allowLongIntegrationTimeout: false,
+  throttlingRateLimit: 10,
+  throttlingBurstLimit: 20,
+  manageApiGatewayAccount: true,
+  logPrompts: false,
+  maxTextChars: 4000,
+  maxHistoryTurns: 10,
+  maxHistoryChars: 8000,
+  generation: DEFAULT_GENERATION,
+  modelDeploy: false,
+  modelId: DEFAULT_MODEL_ID,
+  modelMinInstances: 1,
+  modelMaxInstances: 2,
+  backend: "local",
+  tfcHostname: "app.terraform.io",
+};
+
+/** The environment built when none is configured. */
+export const DEFAULT_ENVIRONMENT = "dev";
