@@ -22,6 +22,7 @@ function synthFunction(sourceDir = FIXTURES.lambdaDir): { json: StackJson; fn: C
         maxHistoryTurns: 10,
         maxHistoryChars: 8000,
         modelReadTimeoutSeconds: 25,
+        modelTokenLimits: { maxInputTokens: 1024, maxTotalTokens: 2048 },
       });
     }),
   );
@@ -85,7 +86,7 @@ describe("ChatFunction", () => {
     });
   });
 
-  it("passes the endpoint name and the generation parameters as environment variables", () => {
+  it("passes the endpoint name, the generation parameters and the model's token limits as environment variables", () => {
     const { json } = synthFunction();
     expect(only(json, "aws_lambda_function").environment.variables).toEqual({
       endpoint: "Falcon",
@@ -100,6 +101,8 @@ describe("ChatFunction", () => {
       MAX_HISTORY_TURNS: "10",
       MAX_HISTORY_CHARS: "8000",
       MODEL_READ_TIMEOUT_SECONDS: "25",
+      MODEL_MAX_INPUT_TOKENS: "1024",
+      MODEL_MAX_TOTAL_TOKENS: "2048",
       LOG_PROMPTS: "false",
     });
   });

@@ -34,6 +34,8 @@ export interface ChatFunctionOptions {
   readonly maxHistoryChars: number;
   /** Read timeout of the SageMaker call; keep it below the API Gateway integration timeout. */
   readonly modelReadTimeoutSeconds: number;
+  /** The model's token limits (TGI MAX_INPUT_LENGTH and MAX_TOTAL_TOKENS); the function trims history to fit them. */
+  readonly modelTokenLimits: { readonly maxInputTokens: number; readonly maxTotalTokens: number };
   /** Log prompt and answer text. @default false */
   readonly logPrompts?: boolean;
 }
@@ -150,6 +152,8 @@ export class ChatFunction extends Construct {
           MAX_HISTORY_TURNS: String(options.maxHistoryTurns),
           MAX_HISTORY_CHARS: String(options.maxHistoryChars),
           MODEL_READ_TIMEOUT_SECONDS: String(options.modelReadTimeoutSeconds),
+          MODEL_MAX_INPUT_TOKENS: String(options.modelTokenLimits.maxInputTokens),
+          MODEL_MAX_TOTAL_TOKENS: String(options.modelTokenLimits.maxTotalTokens),
           LOG_PROMPTS: String(options.logPrompts ?? false),
         },
       },

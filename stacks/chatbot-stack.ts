@@ -8,6 +8,8 @@ import { Construct } from "constructs";
 import { ChatApi } from "./chat-api";
 import { ChatFunction } from "./chat-function";
 import type { EnvironmentConfig } from "./config";
+import { JUMPSTART_MODELS } from "./model/jumpstart-catalogue";
+import { ModelEndpoint } from "./model/model-endpoint";
 import { SiteHosting } from "./site-hosting";
 import { StateBackend } from "./state-backend";
 
@@ -46,6 +48,8 @@ export class ChatbotStack extends TerraformStack {
   public readonly chatFunction: ChatFunction;
   public readonly chatApi: ChatApi;
   public readonly site: SiteHosting;
+  /** The model endpoint, when the stack deploys it (`modelDeploy`). */
+  public readonly modelEndpoint?: ModelEndpoint;
 
   constructor(scope: Construct, id: string, options: ChatbotStackOptions) {
     super(scope, id);
@@ -72,6 +76,22 @@ export class ChatbotStack extends TerraformStack {
 
     const partition = new DataAwsPartition(this, "partition").partition;
     const account = new DataAwsCallerIdentity(this, "caller").accountId;
+    const model = JUMPSTART_MODELS[c.modelId];
+    if (c.modelDeploy) {
+      this.modelEndpoint = new ModelEndpoint(this, "model-endpoint", {
+        endpointName: c.endpointName,
+        model,
+        instanceType: c.modelInstanceType,
+        minInstances: c.modelMinInstances,
+        maxInstances: c.modelMaxInstances,
+        region: c.region,
+        partition,
+        accountId: account,
+        logRetentionDays: c.logRetentionDays,
+      });
+    }
+    // Built from the name, not the endpoint resource: the chat works (and says the model
+    // is not running) while a deployed endpoint is still starting.
     // SageMaker writes endpoint names in lower case inside ARNs.
     const endpointArn = `arn:${partition}:sagemaker:${c.region}:${account}:endpoint/${c.endpointName.toLowerCase()}`;
     const limits = { maxTextChars: c.maxTextChars, maxHistoryTurns: c.maxHistoryTurns, maxHistoryChars: c.maxHistoryChars };
@@ -88,6 +108,7 @@ export class ChatbotStack extends TerraformStack {
       generation: c.generation,
       ...limits,
       modelReadTimeoutSeconds: modelReadTimeoutSeconds(c),
+      modelTokenLimits: { maxInputTokens: model.maxInputTokens, maxTotalTokens: model.maxTotalTokens },
       logPrompts: c.logPrompts,
     });
 
@@ -126,6 +147,10 @@ export class ChatbotStack extends TerraformStack {
       description: "Try the API from a shell",
     });
     new TerraformOutput(this, "SiteBucketName", { value: this.site.bucket.bucket, description: "Bucket holding the page" });
+    new TerraformOutput(this, "ModelEndpointName", {
+      value: c.endpointName,
+      description: c.modelDeploy ? "SageMaker endpoint created by this stack" : "Existing SageMaker endpoint the chat calls",
+    });
   }
 }
 
@@ -133,7 +158,7 @@ export class ChatbotStack extends TerraformStack {
 function emulatorSettings(url: string): { endpoints: AwsProviderEndpoints[]; skipCredentialsValidation: boolean; skipMetadataApiCheck: string; skipRegionValidation: boolean; s3UsePathStyle: boolean } {
   return {
     endpoints: [
-      { apigateway: url, cloudfront: url, cloudwatchlogs: url, iam: url, lambda: url, s3: url, sts: url },
+      { apigateway: url, applicationautoscaling: url, cloudfront: url, cloudwatchlogs: url, iam: url, lambda: url, s3: url, sagemaker: url, sts: url },
     ],
     skipCredentialsValidation: true,
     skipMetadataApiCheck: "true",

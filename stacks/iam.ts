@@ -16,10 +16,12 @@ export function policyDocument(statements: readonly PolicyStatement[]): string {
   return JSON.stringify({ Version: "2012-10-17", Statement: statements });
 }
 
-/** Trust policy letting one AWS service assume a role. */
-export function servicePrincipalTrust(service: string): string {
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }],
-  });
+/**
+ * Trust policy letting one AWS service assume a role. With `sourceAccount`, only on
+ * behalf of that account (the confused-deputy guard services such as SageMaker honour).
+ */
+export function servicePrincipalTrust(service: string, sourceAccount?: string): string {
+  const statement: Record<string, unknown> = { Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" };
+  if (sourceAccount !== undefined) statement.Condition = { StringEquals: { "aws:SourceAccount": sourceAccount } };
+  return JSON.stringify({ Version: "2012-10-17", Statement: [statement] });
 }
