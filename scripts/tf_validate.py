@@ -1,8 +1,10 @@
-"""`terraform validate` on every synthesized stack with the real AWS provider.
+"""`terraform validate` on synthesized stacks with the real AWS provider.
 
-Run: `npm run test:validate`. Offline on this project's machines (provider mirror,
-see tfharness.py); with the public registry elsewhere. Exits non-zero when any
-stack is invalid, printing Terraform's diagnostics.
+Run: `npm run test:validate`. Validates the project's own stacks (cdktf.json as it is)
+and the variants below, which switch on what the defaults leave off, so every resource
+the code can produce meets the real provider's schema. Offline on this project's
+machines (provider mirror, see tfharness.py); with the public registry elsewhere.
+Exits non-zero when any stack is invalid, printing Terraform's diagnostics.
 """
 
 from __future__ import annotations
@@ -13,29 +15,41 @@ from pathlib import Path
 
 from tfharness import log, prepare_stack, run, synth, terraform_env
 
+# (label, CHATBOT_* settings) synthesized on top of cdktf.json; each becomes its own stacks.
+VARIANTS: list[tuple[str, dict[str, str]]] = [
+    ("project", {}),
+    ("model deployed", {"CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_MODEL_DEPLOY": "true"}),
+]
+
 
 def main() -> int:
     failures = 0
+    validated = 0
     with tempfile.TemporaryDirectory(prefix="tf-validate-") as tmp:
         work = Path(tmp)
-        out = work / "cdktf.out"
-        stacks = synth(out)
-        env = terraform_env(work)
-        for stack in stacks:
-            stack_dir = prepare_stack(out / "stacks" / stack, work / "validate" / stack)
-            run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=stack_dir, env=env)
-            result = run(["terraform", "validate", "-json", "-no-color"], cwd=stack_dir, env=env, capture=True)
-            report = json.loads(result.stdout)
-            for d in report.get("diagnostics", []):
-                where = d.get("range", {}).get("filename", "")
-                log(f"  {stack}: {d['severity']}: {d['summary']} {where}\n    {d.get('detail', '')}")
-            resources = len(json.loads((stack_dir / "cdk.tf.json").read_text()).get("resource", {}))
-            if report.get("valid"):
-                log(f"ok   {stack}: valid ({report.get('warning_count', 0)} warnings, {resources} resource types)")
-            else:
-                failures += 1
-                log(f"FAIL {stack}: {report.get('error_count')} errors")
-    log(f"terraform validate: {len(stacks) - failures} passed, {failures} failed")
+        # One provider copy for every stack: init links it instead of unpacking it again.
+        (work / "plugin-cache").mkdir()
+        env = terraform_env(work, {"TF_PLUGIN_CACHE_DIR": str(work / "plugin-cache")})
+        for index, (label, settings) in enumerate(VARIANTS):
+            out = work / f"cdktf.out-{index}"
+            for stack in synth(out, settings):
+                name = f"{stack} ({label})"
+                stack_dir = prepare_stack(out / "stacks" / stack, work / "validate" / str(index) / stack)
+                run(["terraform", "init", "-backend=false", "-input=false", "-no-color"], cwd=stack_dir, env=env)
+                result = run(["terraform", "validate", "-json", "-no-color"], cwd=stack_dir, env=env, capture=True)
+                report = json.loads(result.stdout)
+                for d in report.get("diagnostics", []):
+                    where = d.get("range", {}).get("filename", "")
+                    log(f"  {name}: {d['severity']}: {d['summary']} {where}\n    {d.get('detail', '')}")
+                resources = json.loads((stack_dir / "cdk.tf.json").read_text()).get("resource", {})
+                count = sum(len(r) for r in resources.values())
+                validated += 1
+                if report.get("valid"):
+                    log(f"ok   {name}: valid ({report.get('warning_count', 0)} warnings, {count} resources of {len(resources)} types)")
+                else:
+                    failures += 1
+                    log(f"FAIL {name}: {report.get('error_count')} errors")
+    log(f"terraform validate: {validated - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 
