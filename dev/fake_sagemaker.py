@@ -1,44 +1,81 @@
 """A fake SageMaker runtime for tests, benchmarks and the local dev server (stdlib only).
 
-It speaks the InvokeEndpoint wire format that botocore uses, so a real boto3
-`sagemaker-runtime` client pointed at it (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=<url>,
-any dummy credentials) runs its normal request and response path:
+It speaks the wire format botocore uses for InvokeEndpoint and
+InvokeEndpointWithResponseStream, so a real boto3 `sagemaker-runtime` client pointed at
+it (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=<url>, any dummy credentials) runs its normal
+request and response path. The model behind it is a TGI stand-in (dev/fake_tgi.py):
 
-    POST /endpoints/<name>/invocations   body: {"inputs": "...", "parameters": {...}}
+    POST /endpoints/<name>/invocations                 body: {"inputs": "...", "parameters": {...}}
     200  [{"generated_text": " Echo: <last user message> (<n> earlier turns)"}]
+
+    POST /endpoints/<name>/invocations-response-stream body: the same, with "stream": true
+    200  Content-Type: application/vnd.amazon.eventstream,
+         X-Amzn-SageMaker-Content-Type: text/event-stream; a chunked body of event-stream
+         messages (botocore/eventstream.py framing), each a PayloadPart whose bytes carry
+         TGI's server-sent events for the same reply, one token at a time. SSE lines are
+         split across PayloadParts at arbitrary bytes (mid-JSON, mid-UTF-8 character),
+         with keep-alive lines (`:`) now and then. Paced like a real model: the first
+         token after `first_token_ms` (300), then `tokens_per_second` (30); 0 is no wait.
 
 The reply echoes the last user message of the prompt: the whole prompt, or, for a
 Falcon chat prompt ("User: ...\\nFalcon: ...\\nUser: <text>\\nFalcon:"), the last
 "User:" turn, and says how many earlier turns (User/Falcon lines) it saw. Every
-response carries `x-fake-model-ms`: the fake's own time for the request.
+non-streaming response carries `x-fake-model-ms`: the fake's own time for the request.
 
 Errors use the shape botocore parses for this service: the status, an
 `x-amzn-ErrorType` header and a JSON body `{"__type": ..., "message": ...}`.
+Like TGI with JumpStart's Falcon 7B settings, the model refuses prompts over
+`max_input_tokens` (1024) or with prompt + max_new_tokens over `max_total_tokens` (2048),
+counted by the stand-in tokenizer: InvokeEndpoint answers SageMaker's relay of TGI's 422
+(424 ModelError, OriginalStatusCode 422, OriginalMessage = TGI's JSON); a stream carries
+TGI's `data:{"error": "Input validation error: ...", "error_type": "validation"}`.
+The endpoint's state (`endpoint_state`): "in-service"; "missing" answers SageMaker's
+400 ValidationError "Endpoint <name> of account 000000000000 not found."; "creating"
+a 400 ValidationError saying it is not in service (that wording is an assumption).
 
-Markers in the last user message choose the behaviour of that one request:
+Markers in the last user message choose the behaviour of that one request (both calls
+unless said otherwise):
 
-    [[fail:429]]   429 ThrottlingException
-    [[fail:424]]   424 ModelError (the model container failed)
-    [[fail:400]]   400 ValidationError
-    [[fail:500]]   500 InternalFailure      ([[fail:503]] ServiceUnavailable; other codes too)
-    [[slow:MS]]    wait MS milliseconds, then answer normally
-    [[malformed]]  200 with a body that is not JSON
-    [[empty]]      200 [{"generated_text": ""}]
-    [[html]]       the reply contains <script>alert(1)</script><b>bold</b>
-    [[stop]]       the reply ends with "<|endoftext|>" and text after it, as TGI may send
+    [[fail:429]]    429 ThrottlingException
+    [[fail:424]]    424 ModelError (the model container failed)
+    [[fail:400]]    400 ValidationError
+    [[fail:500]]    500 InternalFailure      ([[fail:503]] ServiceUnavailable; other codes too)
+    [[notfound]]    400 ValidationError: the endpoint does not exist
+    [[creating]]    400 ValidationError: the endpoint is not in service (being created)
+    [[slow:MS]]     wait MS milliseconds, then answer normally (a stream: before its headers)
+    [[malformed]]   200 with a body that is not JSON (a stream: a data line that is not JSON)
+    [[empty]]       200 [{"generated_text": ""}] (a stream: only the end-of-text token)
+    [[html]]        the reply contains <script>alert(1)</script><b>bold</b>
+    [[stop]]        the reply ends with "<|endoftext|>" and text after it, as TGI may send
+                    (streamed, the stop sequence is split across tokens)
+    [[long:N]]      the reply goes on for about N more tokens (a stream stops at max_new_tokens,
+                    as TGI does; InvokeEndpoint returns it whole, as before)
+    [[midfail]]     a stream: a ModelStreamError event after 3 tokens (InvokeEndpoint: 424)
+    [[streamfail]]  a stream: an InternalStreamFailure event after 3 tokens (InvokeEndpoint: 500)
+    [[tgierror]]    a stream: TGI's data:{"error":...,"error_type":"generation"} after 3
+                    tokens (InvokeEndpoint: 424)
+    [[stall:MS]]    a stream: nothing at all for MS ms after 3 tokens, then the rest
+                    (InvokeEndpoint: like [[slow:MS]])
+    [[split:N]]     a stream: PayloadParts of exactly N bytes (the last may be shorter)
 
 From Python:
 
     with FakeSageMaker() as fake:          # or fake = FakeSageMaker().start(); fake.stop()
         fake.url                           # http://127.0.0.1:PORT
         fake.queue(Behaviour.fail(424), Behaviour.slow(2000))   # the next requests, in order
+        fake.queue(Behaviour.answer(" Paris."))                 # this text instead of the echo
         fake.default = Behaviour(delay_ms=50)                  # every other request
-        ...
+        fake.max_input_tokens = 300        # also max_total_tokens, endpoint_state,
+        ...                                # first_token_ms, tokens_per_second
         fake.requests                      # [ReceivedRequest(path, headers, body, ...)]
+        # a stream's record also has tokens_sent, tokens_total, client_gone (the client
+        # closed the connection before the end) and finished (an Event: the fake is done)
 
 From the command line (serves until SIGINT/SIGTERM):
 
-    python3 dev/fake_sagemaker.py --port 0 --delay-ms 0
+    python3 dev/fake_sagemaker.py --port 0 [--delay-ms 0] [--endpoint-state in-service|missing|creating]
+        [--max-input-tokens 1024] [--max-total-tokens 2048] [--first-token-ms 300]
+        [--tokens-per-second 30] [--verbose]
     -> listening on http://127.0.0.1:PORT
 """
 
@@ -50,11 +87,15 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterator
+
+import fake_tgi
+from fake_eventstream import Splitter, payload_part, stream_exception
 
 HTML_SNIPPET = "<script>alert(1)</script><b>bold</b>"
+ACCOUNT = "000000000000"
 ERROR_TYPES = {
     400: "ValidationError",
     424: "ModelError",
@@ -62,9 +103,15 @@ ERROR_TYPES = {
     500: "InternalFailure",
     503: "ServiceUnavailable",
 }
-_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
-_MARKER = re.compile(r"\[\[(fail|slow):(\d+)\]\]|\[\[(malformed|empty|html|stop)\]\]")
-_TURN = re.compile(r"^(User|Falcon):", re.MULTILINE)
+ENDPOINT_STATES = ("in-service", "missing", "creating")
+_PATH = re.compile(r"^/endpoints/([^/]+)/(invocations|invocations-response-stream)$")
+_MARKER = re.compile(r"\[\[(fail|slow|stall|long|split):(\d+)\]\]"
+                     r"|\[\[(malformed|empty|html|stop|notfound|creating|midfail|streamfail|tgierror)\]\]")
+_STREAM_FAULTS = {
+    "midfail": stream_exception("ModelStreamError", {"Message": "fake model stream error",
+                                                     "ErrorCode": "StreamBroken"}),
+    "streamfail": stream_exception("InternalStreamFailure", {"Message": "fake internal stream failure"}),
+}
 
 
 @dataclass(frozen=True)
@@ -73,12 +120,20 @@ class Behaviour:
 
     status: int = 200
     delay_ms: int = 0
-    body: bytes | None = None  # the raw response body; None means the echo reply
+    body: bytes | None = None  # the raw non-streaming body; None means the reply below
+    text: str | None = None  # the reply text (both calls) instead of the echo
     reply_suffix: str = ""  # appended to the echo reply
+    error_message: str | None = None  # the message of a `status` error
+    original: tuple[int, str] | None = None  # a ModelError's OriginalStatusCode and OriginalMessage
+    endpoint_state: str | None = None  # overrides the fake's endpoint_state
+    stream_fault: str | None = None  # "midfail", "streamfail", "tgierror", "stall" or "malformed"
+    stall_ms: int = 0
+    part_bytes: int | None = None  # PayloadPart size; None splits at random points
+    extra_tokens: int = 0  # [[long:N]]
 
     @classmethod
-    def fail(cls, status: int, delay_ms: int = 0) -> "Behaviour":
-        return cls(status=status, delay_ms=delay_ms)
+    def fail(cls, status: int, delay_ms: int = 0, message: str | None = None) -> "Behaviour":
+        return cls(status=status, delay_ms=delay_ms, error_message=message)
 
     @classmethod
     def slow(cls, delay_ms: int) -> "Behaviour":
@@ -86,7 +141,7 @@ class Behaviour:
 
     @classmethod
     def reply(cls, payload: Any, status: int = 200) -> "Behaviour":
-        """Answers with `payload` as JSON (or raw bytes/str) instead of the echo."""
+        """Answers InvokeEndpoint with `payload` as JSON (or raw bytes/str) instead of the echo."""
         if isinstance(payload, str):
             return cls(status=status, body=payload.encode())
         if isinstance(payload, bytes):
@@ -94,12 +149,17 @@ class Behaviour:
         return cls(status=status, body=json.dumps(payload).encode())
 
     @classmethod
+    def answer(cls, text: str) -> "Behaviour":
+        """Both calls answer `text` (streamed token by token) instead of the echo."""
+        return cls(text=text)
+
+    @classmethod
     def malformed(cls) -> "Behaviour":
-        return cls(body=b'[{"generated_text": "Echo: cut off')
+        return cls(body=b'[{"generated_text": "Echo: cut off', stream_fault="malformed")
 
     @classmethod
     def empty(cls) -> "Behaviour":
-        return cls.reply([{"generated_text": ""}])
+        return cls(body=json.dumps([{"generated_text": ""}]).encode(), text="")
 
 
 @dataclass
@@ -111,6 +171,11 @@ class ReceivedRequest:
     endpoint: str | None
     model_ms: float = 0.0  # the fake's own time for it, delay included
     status: int = 0
+    stream: bool = False
+    tokens_sent: int = 0  # stream: token events written
+    tokens_total: int = 0  # stream: token events the answer has
+    client_gone: bool = False  # stream: the client closed the connection before the end
+    finished: threading.Event = field(default_factory=threading.Event)  # the fake is done with it
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -121,17 +186,12 @@ _FLAG_BEHAVIOURS = {
     "empty": Behaviour.empty(),
     "html": Behaviour(reply_suffix=" " + HTML_SNIPPET),
     "stop": Behaviour(reply_suffix="<|endoftext|>User: and more"),
+    "notfound": Behaviour(endpoint_state="missing"),
+    "creating": Behaviour(endpoint_state="creating"),
+    "midfail": Behaviour(stream_fault="midfail"),
+    "streamfail": Behaviour(stream_fault="streamfail"),
+    "tgierror": Behaviour(stream_fault="tgierror"),
 }
-
-
-def last_user_message(prompt: str) -> tuple[str, int]:
-    """(the last user message, the number of earlier User/Falcon turns) of a prompt."""
-    starts = [m.start() for m in _TURN.finditer(prompt)]
-    if len(starts) < 2 or not prompt.rstrip().endswith("Falcon:"):
-        return prompt.strip(), 0  # a plain prompt: the text alone
-    # The last two labels are the new "User: <text>" and the empty "Falcon:".
-    user = prompt[starts[-2]:starts[-1]]
-    return user[len("User:"):].strip(), len(starts) - 2
 
 
 def behaviour_for(message: str, default: Behaviour) -> Behaviour:
@@ -139,20 +199,30 @@ def behaviour_for(message: str, default: Behaviour) -> Behaviour:
     behaviour = default
     for m in _MARKER.finditer(message):
         kind, number, flag = m.groups()
-        if kind == "fail" and 400 <= int(number) <= 599:
-            behaviour = replace(behaviour, status=int(number))
-        elif kind == "slow" and int(number) <= 600_000:
-            behaviour = replace(behaviour, delay_ms=int(number))
+        value = int(number) if number else 0
+        if kind == "fail" and 400 <= value <= 599:
+            behaviour = replace(behaviour, status=value)
+        elif kind == "slow" and value <= 600_000:
+            behaviour = replace(behaviour, delay_ms=value)
+        elif kind == "stall" and value <= 600_000:
+            behaviour = replace(behaviour, stream_fault="stall", stall_ms=value)
+        elif kind == "long" and value <= 100_000:
+            behaviour = replace(behaviour, extra_tokens=value)
+        elif kind == "split" and value >= 1:
+            behaviour = replace(behaviour, part_bytes=value)
         elif flag:
-            behaviour = replace(_FLAG_BEHAVIOURS[flag], delay_ms=behaviour.delay_ms)
+            behaviour = replace(_FLAG_BEHAVIOURS[flag], delay_ms=behaviour.delay_ms,
+                                part_bytes=behaviour.part_bytes, extra_tokens=behaviour.extra_tokens)
     return behaviour
 
 
-def echo_reply(message: str, earlier: int, suffix: str = "") -> bytes:
-    turns = "turn" if earlier == 1 else "turns"
-    text = f" Echo: {message} ({earlier} earlier {turns}){suffix}"
-    return json.dumps([{"generated_text": text}]).encode()
+def reply_text(message: str, earlier: int, behaviour: Behaviour) -> str:
+    if behaviour.text is not None:
+        return behaviour.text
+    return fake_tgi.echo_text(message, earlier, behaviour.reply_suffix, behaviour.extra_tokens)
 
+
+# ------------------------------------------------------------------- HTTP server
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as with the real service
@@ -168,40 +238,89 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         match = _PATH.match(self.path.split("?", 1)[0])
         record = ReceivedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
-                                 body, match.group(1) if match else None)
+                                 body, match.group(1) if match else None,
+                                 stream=bool(match and match.group(2).endswith("stream")))
         fake = self.server.fake
         fake._record(record)
+        try:
+            self._answer(record, match, started)
+        finally:
+            if record.stream:
+                record.model_ms = (time.perf_counter() - started) * 1000
+            record.finished.set()
+
+    def _answer(self, record: ReceivedRequest, match: re.Match[str] | None, started: float) -> None:
+        fake = self.server.fake
         if not match:
             self._send_error(record, started, 404, "UnknownOperationException", "no such path")
             return
         try:
-            prompt = json.loads(body)["inputs"]
+            request = json.loads(record.body)
+            prompt = request["inputs"]
             if not isinstance(prompt, str):
                 raise TypeError("inputs must be a string")
-        except (ValueError, KeyError, TypeError) as error:
+            parameters = request.get("parameters") or {}
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             self._send_error(record, started, 400, "ValidationError", f"bad request body: {error}")
             return
-        message, earlier = last_user_message(prompt)
+        message, earlier = fake_tgi.last_user_message(prompt)
         behaviour = behaviour_for(message, fake._next_behaviour())
         if behaviour.delay_ms:
             time.sleep(behaviour.delay_ms / 1000)
+        state = behaviour.endpoint_state or fake.endpoint_state
+        if state != "in-service":
+            name = record.endpoint
+            reason = (f"Endpoint {name} of account {ACCOUNT} not found." if state == "missing" else
+                      f"Endpoint {name} of account {ACCOUNT} is not in service: its status is Creating.")
+            self._send_error(record, started, 400, "ValidationError", reason)
+            return
         if behaviour.status != 200:
             error_type = ERROR_TYPES.get(behaviour.status, "InternalFailure")
+            original = behaviour.original and {"OriginalStatusCode": behaviour.original[0],
+                                               "OriginalMessage": behaviour.original[1]}
             self._send_error(record, started, behaviour.status, error_type,
-                             f"fake {error_type} ({behaviour.status})")
+                             behaviour.error_message or f"fake {error_type} ({behaviour.status})", original)
             return
-        reply = behaviour.body if behaviour.body is not None else echo_reply(
-            message, earlier, behaviour.reply_suffix)
-        self._send(record, started, 200, reply, {})
+        max_new_tokens = parameters.get("max_new_tokens")
+        too_long = fake_tgi.too_long_message(prompt, max_new_tokens, fake.max_input_tokens,
+                                             fake.max_total_tokens)
+        text = reply_text(message, earlier, behaviour)
+        if record.stream:
+            self._stream(record, behaviour, text, max_new_tokens, prompt, too_long)
+        elif too_long:
+            self._send_tgi_422(record, started, too_long)
+        elif behaviour.stream_fault in ("midfail", "tgierror", "streamfail"):
+            status = 500 if behaviour.stream_fault == "streamfail" else 424
+            self._send_error(record, started, status, ERROR_TYPES[status], f"fake {ERROR_TYPES[status]}")
+        else:
+            if behaviour.stream_fault == "stall":
+                time.sleep(behaviour.stall_ms / 1000)
+            reply = behaviour.body if behaviour.body is not None else json.dumps(
+                [{"generated_text": text}]).encode()
+            self._send(record, started, 200, reply, {})
+
+    # -- non-streaming answers
 
     def _send_error(self, record: ReceivedRequest, started: float, status: int,
-                    error_type: str, message: str) -> None:
+                    error_type: str, message: str, extra: dict[str, Any] | None = None) -> None:
         payload: dict[str, Any] = {"__type": error_type, "message": message}
         if error_type == "ModelError":
             payload.update(OriginalStatusCode=500, OriginalMessage="fake model failure",
-                           LogStreamArn="arn:aws:logs:us-east-1:000000000000:log-group:/aws/sagemaker/Endpoints/fake")
+                           LogStreamArn=f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/fake")
+        payload.update(extra or {})
         self._send(record, started, status, json.dumps(payload).encode(),
                    {"x-amzn-ErrorType": f"{error_type}:http://internal.amazon.com/coral/"})
+
+    def _send_tgi_422(self, record: ReceivedRequest, started: float, too_long: str) -> None:
+        """SageMaker's relay of the container's 422 (a ModelError, HTTP 424)."""
+        original = fake_tgi.error_body(too_long, "validation")
+        name = record.endpoint
+        message = (f'Received client error (422) from primary with message "{original}". See '
+                   f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEventViewer:"
+                   f"group=/aws/sagemaker/Endpoints/{name} in account {ACCOUNT} for more information.")
+        self._send_error(record, started, 424, "ModelError", message, {
+            "ErrorCode": "CLIENT_ERROR_FROM_MODEL", "OriginalStatusCode": 422,
+            "OriginalMessage": original})
 
     def _send(self, record: ReceivedRequest, started: float, status: int, body: bytes,
               headers: dict[str, str]) -> None:
@@ -221,6 +340,44 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its read timeout)
 
+    # -- streaming answers
+
+    def _stream(self, record: ReceivedRequest, behaviour: Behaviour, text: str,
+                max_new_tokens: int | None, prompt: str, too_long: str | None) -> None:
+        fake = self.server.fake
+        record.status = 200
+        splitter = Splitter(behaviour.part_bytes, seed=len(record.body))
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+            self.send_header("X-Amzn-SageMaker-Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
+            self.send_header("x-amzn-Invoked-Production-Variant", "AllTraffic")
+            self.end_headers()
+            pace = fake_tgi.Pace(fake.first_token_ms, fake.tokens_per_second)
+            fault = fake_tgi.Fault(behaviour.stream_fault, behaviour.stall_ms)
+            for item in fake_tgi.stream(text, prompt, max_new_tokens, too_long, pace, fault, record):
+                if isinstance(item, float):  # a pause: send what is pending first
+                    self._chunks(payload_part(p) for p in splitter.flush())
+                    time.sleep(item)
+                elif isinstance(item, bytes):
+                    self._chunks(payload_part(p) for p in splitter.feed(item))
+                else:  # SageMaker's own error event ends the stream
+                    self._chunks(payload_part(p) for p in splitter.flush())
+                    self._chunks([_STREAM_FAULTS[item]])
+                    break
+            self._chunks(payload_part(p) for p in splitter.flush())
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            record.client_gone = True
+            self.close_connection = True
+
+    def _chunks(self, messages: Iterator[bytes] | list[bytes]) -> None:
+        for message in messages:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(message), message))
+        self.wfile.flush()
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -232,11 +389,21 @@ class FakeSageMaker:
     """The fake on 127.0.0.1, served from a background thread."""
 
     def __init__(self, port: int = 0, delay_ms: int = 0, host: str = "127.0.0.1",
-                 verbose: bool = False, keep_requests: int | None = None) -> None:
+                 verbose: bool = False, keep_requests: int | None = None,
+                 endpoint_state: str = "in-service", max_input_tokens: int = 1024,
+                 max_total_tokens: int = 2048, first_token_ms: int = 300,
+                 tokens_per_second: float = 30) -> None:
+        if endpoint_state not in ENDPOINT_STATES:
+            raise ValueError(f"endpoint_state must be one of {ENDPOINT_STATES}")
         self.default = Behaviour(delay_ms=delay_ms)
         self.requests: list[ReceivedRequest] = []
         self.keep_requests = keep_requests  # None keeps every request
         self.verbose = verbose
+        self.endpoint_state = endpoint_state
+        self.max_input_tokens = max_input_tokens
+        self.max_total_tokens = max_total_tokens
+        self.first_token_ms = first_token_ms
+        self.tokens_per_second = tokens_per_second
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
         self._address = (host, port)
@@ -297,11 +464,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--delay-ms", type=int, default=0, help="wait before every answer")
+    parser.add_argument("--endpoint-state", choices=ENDPOINT_STATES, default="in-service",
+                        help="answer as SageMaker does for an endpoint in this state")
+    parser.add_argument("--max-input-tokens", type=int, default=1024, help="TGI MAX_INPUT_LENGTH")
+    parser.add_argument("--max-total-tokens", type=int, default=2048, help="TGI MAX_TOTAL_TOKENS")
+    parser.add_argument("--first-token-ms", type=int, default=300, help="a stream's wait for its first token")
+    parser.add_argument("--tokens-per-second", type=float, default=30, help="a stream's pace (0: no wait)")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     args = parser.parse_args(argv)
 
     fake = FakeSageMaker(port=args.port, delay_ms=args.delay_ms, host=args.host,
-                         verbose=args.verbose, keep_requests=100)
+                         verbose=args.verbose, keep_requests=100, endpoint_state=args.endpoint_state,
+                         max_input_tokens=args.max_input_tokens, max_total_tokens=args.max_total_tokens,
+                         first_token_ms=args.first_token_ms, tokens_per_second=args.tokens_per_second)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

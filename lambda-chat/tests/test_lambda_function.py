@@ -21,6 +21,7 @@ SEED_PARAMETERS = {
     "repetition_penalty": 1.03, "top_p": 0.9, "top_k": 1, "stop": ["<|endoftext|>", "</s>"],
 }
 MISCONFIGURED = "[500] the function is misconfigured: "
+NOT_RUNNING = "[503] the model is not running (it may be starting up or switched off); try again later"
 
 
 def turns(n: int, size: int = 5) -> list[dict[str, str]]:
@@ -85,6 +86,22 @@ ERROR_CASES = [
     pytest.param({"text": "hi"}, {}, (Behaviour.fail(503),), "[502] the model service is unavailable",
                  id="model-unavailable-503"),
     pytest.param({"text": "hi"}, {}, (Behaviour.fail(403),), "[500] internal error", id="model-access-denied-403"),
+    pytest.param({"text": "hi"}, {}, (Behaviour(endpoint_state="missing"),), NOT_RUNNING, id="endpoint-missing"),
+    pytest.param({"text": "hi"}, {}, (Behaviour(endpoint_state="creating"),), NOT_RUNNING, id="endpoint-creating"),
+    pytest.param({"text": "hi [[notfound]]"}, {}, (), NOT_RUNNING, id="endpoint-missing-by-marker"),
+    pytest.param({"text": "hi [[creating]]"}, {}, (), NOT_RUNNING, id="endpoint-creating-by-marker"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(400, message="Endpoint ep of account 1 is in Failed status."),),
+                 NOT_RUNNING, id="endpoint-failed"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(400, message="The endpoint ep status is OutOfService"),),
+                 NOT_RUNNING, id="endpoint-out-of-service"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(400, message="Endpoint ep is in Deleting state"),),
+                 NOT_RUNNING, id="endpoint-deleting"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(400, message="Endpoint ep is in Updating status"),),
+                 "[502] the model rejected the request", id="endpoint-updating-is-no-503"),
+    pytest.param({"text": "hi"}, {}, (Behaviour.fail(400, message="Received client error (400): bad input"),),
+                 "[502] the model rejected the request", id="model-validation-error-other"),
+    pytest.param({"text": "서울" * 700}, {}, (),
+                 "[400] text is too long for the model: about 2800 tokens, at most 1024", id="text-too-long-for-the-model"),
     pytest.param({"text": "hi"}, {"MODEL_READ_TIMEOUT_SECONDS": "0.3"}, (Behaviour.slow(1000),),
                  "[504] the model did not answer in time", id="model-read-timeout"),
     pytest.param({"text": "hi"}, {}, (Behaviour.malformed(),), "[502] the model returned an unreadable answer",
@@ -121,6 +138,14 @@ ERROR_CASES = [
     pytest.param({"text": "hi"}, {"STOP_SEQUENCES": "</s>"}, (),
                  MISCONFIGURED + "STOP_SEQUENCES must be a JSON list of at most 4 non-empty strings",
                  id="env-stop-sequences-not-json"),
+    pytest.param({"text": "hi"}, {"MAX_NEW_TOKENS": "2048"}, (),
+                 MISCONFIGURED + "MAX_NEW_TOKENS must be less than MODEL_MAX_TOTAL_TOKENS (2048)",
+                 id="env-max-new-tokens-leaves-no-room"),
+    pytest.param({"text": "hi"}, {"MODEL_MAX_INPUT_TOKENS": "4096", "MODEL_MAX_TOTAL_TOKENS": "4096"}, (),
+                 MISCONFIGURED + "MODEL_MAX_INPUT_TOKENS must be less than MODEL_MAX_TOTAL_TOKENS (4096)",
+                 id="env-max-input-tokens-not-below-total"),
+    pytest.param({"text": "hi"}, {"MODEL_MAX_TOTAL_TOKENS": "lots"}, (),
+                 MISCONFIGURED + "MODEL_MAX_TOTAL_TOKENS must be an integer >= 2", id="env-max-total-tokens-word"),
     pytest.param({"text": "hi"}, {"MODEL_MAX_ATTEMPTS": "0", "TOP_K": "0"}, (),
                  MISCONFIGURED + "TOP_K must be an integer >= 1; MODEL_MAX_ATTEMPTS must be an integer from 1 to 5",
                  id="env-two-invalid-values"),
@@ -135,7 +160,7 @@ def test_bad_input_or_failure_raises_exact_status_and_message(load_handler, mode
     with pytest.raises(handler.ChatError) as raised:
         handler.lambda_handler(event, context)
     assert str(raised.value) == expected
-    if expected.startswith(("[400]", MISCONFIGURED)):
+    if expected.startswith(("[400]", MISCONFIGURED)) and "for the model" not in expected:
         assert model.requests == []  # rejected before the model is paid for
 
 
@@ -166,7 +191,7 @@ def test_curl_request_sends_the_seed_payload_as_json_and_answers_msg(handler, mo
 def test_success_reports_elapsed_and_model_time(handler, model, context):
     model.default = Behaviour(delay_ms=50)
     result = handler.lambda_handler({"text": "hi"}, context)
-    assert set(result) == {"msg", "elapsed_ms", "model_ms"}
+    assert set(result) == {"msg", "elapsed_ms", "model_ms", "history_used"}
     assert 50 <= result["model_ms"] <= result["elapsed_ms"]
 
 
@@ -252,9 +277,13 @@ def test_text_at_exactly_the_limit_is_accepted(load_handler, model, context):
     assert handler.lambda_handler({"text": "  12345  "}, context)["msg"] == "Echo: 12345 (0 earlier turns)"
 
 
-def test_history_at_exactly_the_limits_is_accepted(handler, model, context):
+def test_history_at_exactly_the_limits_is_accepted(load_handler, model, context):
+    # A model with room for it all, so only the request limits (10 turns, 8000 characters) apply.
+    model.max_input_tokens, model.max_total_tokens = 16000, 17000
+    handler = load_handler(MODEL_MAX_INPUT_TOKENS="16000", MODEL_MAX_TOTAL_TOKENS="17000")
     result = handler.lambda_handler({"text": "hi", "history": turns(10, 800)}, context)
     assert result["msg"] == "Echo: hi (10 earlier turns)"
+    assert result["history_used"] == 10
 
 
 def test_generation_parameters_come_from_the_environment(load_handler, model, context):
@@ -406,6 +435,11 @@ def test_client_is_created_once_and_reused_across_invocations(load_handler, mode
         handler.lambda_handler({"text": "hi"}, context)
     assert created == [("sagemaker-runtime",)]
     assert len(model.requests) == 3
+
+
+def test_rest_function_needs_none_of_the_stream_settings(load_handler, context):
+    handler = load_handler(CONNECTIONS_ENDPOINT=None, ALLOWED_ORIGINS=None, STREAM_BATCH_MS="not read here")
+    assert handler.lambda_handler({"text": "hi"}, context)["msg"] == "Echo: hi (0 earlier turns)"
 
 
 def test_client_has_explicit_timeouts_and_no_botocore_retries(load_handler, context):

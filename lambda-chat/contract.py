@@ -1,0 +1,95 @@
+"""The chat request contract shared by POST /chat and the WebSocket `chat` action.
+
+`ChatError(status, message)` is every failure a caller may see: `str(error)` is the
+`[status] message` that API Gateway maps to an HTTP status (contract/chat-errors.json)
+and the stream function turns into an `error` frame. `parse_request` is the one
+validation of `{"text": ..., "history": [...]}`; both functions use it, so both give
+the same messages for the same input.
+"""
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class ChatError(Exception):
+    """A failure the caller may see: `str(error)` is the `[status] message` API Gateway maps."""
+
+    def __init__(self, status: int, message: str) -> None:
+        # API Gateway matches the whole errorMessage; keep it on one line.
+        self.status = status
+        self.message = " ".join(message.split())
+        super().__init__(f"[{status}] {self.message}")
+
+
+class Limits(Protocol):
+    """The request limits `parse_request` needs (Settings has them)."""
+
+    max_text_chars: int
+    max_history_turns: int
+    max_history_chars: int
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    text: str
+    history: tuple[Turn, ...]
+
+
+def _check_characters(value: str, field: str) -> None:
+    """Rejects control characters (other than tab and line breaks) and lone surrogates."""
+    for ch in value:
+        if ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cs"):
+            raise ChatError(400, f"{field} must not contain control characters")
+
+
+def parse_request(event: Any, limits: Limits) -> ChatRequest:
+    """Checks the request body; raises ChatError(400) naming the offending field."""
+    if not isinstance(event, dict):
+        raise ChatError(400, "the request body must be a JSON object")
+    if "text" not in event or event["text"] is None:
+        raise ChatError(400, "text is required")
+    text = event["text"]
+    if not isinstance(text, str):
+        raise ChatError(400, "text must be a string")
+    text = text.strip()
+    if not text:
+        raise ChatError(400, "text must not be empty")
+    if len(text) > limits.max_text_chars:
+        raise ChatError(400, f"text must be at most {limits.max_text_chars} characters")
+    _check_characters(text, "text")
+    return ChatRequest(text=text, history=_parse_history(event.get("history"), limits))
+
+
+def _parse_history(history: Any, limits: Limits) -> tuple[Turn, ...]:
+    if history is None:
+        return ()
+    if not isinstance(history, list):
+        raise ChatError(400, "history must be a list")
+    if len(history) > limits.max_history_turns:
+        raise ChatError(400, f"history must have at most {limits.max_history_turns} turns")
+    turns: list[Turn] = []
+    for i, item in enumerate(history):
+        field = f"history[{i}]"
+        if not isinstance(item, dict):
+            raise ChatError(400, f"{field} must be an object with role and content")
+        if item.get("role") not in ("user", "assistant"):
+            raise ChatError(400, f'{field}.role must be "user" or "assistant"')
+        content = item.get("content")
+        if not isinstance(content, str):
+            raise ChatError(400, f"{field}.content must be a string")
+        content = content.strip()
+        if not content:
+            raise ChatError(400, f"{field}.content must not be empty")
+        _check_characters(content, f"{field}.content")
+        turns.append(Turn(item["role"], content))
+    if sum(len(t.content) for t in turns) > limits.max_history_chars:
+        raise ChatError(400, f"history must have at most {limits.max_history_chars} "
+                             "characters in total")
+    return tuple(turns)

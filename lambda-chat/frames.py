@@ -1,0 +1,114 @@
+"""Frames to a WebSocket client, posted through the API Gateway management API.
+
+Every frame is JSON carrying the answer's `id` (when one was readable):
+`{"type": "token", "text"}`, `{"type": "done", "msg", ...timings}` or
+`{"type": "error", "status", "message"}` (docs/streaming.md). Token text is cut so each
+frame stays well under API Gateway's 32 KB frame limit.
+
+One `apigatewaymanagementapi` client per process (created on first use, for
+CONNECTIONS_ENDPOINT, the API's own https://<api-id>.execute-api.<region>.amazonaws.com/<stage>).
+A GoneException (410: the client closed the socket) raises ClientGone at once; throttling
+(429 LimitExceededException) and failures to connect are retried a few times with a short
+backoff, then PostFailed: either way the answer stops.
+"""
+
+import json
+import random
+import time
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from contract import ChatError
+from failures import describe, error_code, http_status, is_retryable
+from logs import log
+from stream_text import split_text
+
+FRAME_LIMIT_BYTES = 32 * 1024  # API Gateway's WebSocket frame size
+MAX_TEXT_BYTES = 16 * 1024  # token text per frame, JSON-escaped UTF-8 (the rest is the envelope)
+POST_MAX_ATTEMPTS = 4
+POST_BACKOFF_SECONDS = 0.05  # doubled after each throttled attempt
+_clients: dict[str, Any] = {}
+
+
+class ClientGone(Exception):
+    """The WebSocket is closed: nothing more can be sent."""
+
+
+class PostFailed(Exception):
+    """A frame could not be posted (still throttled after the retries, or another error)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def management_client(endpoint_url: str) -> Any:
+    if endpoint_url not in _clients:
+        _clients[endpoint_url] = boto3.client(
+            "apigatewaymanagementapi", endpoint_url=endpoint_url,
+            config=Config(connect_timeout=2, read_timeout=5,
+                          retries={"total_max_attempts": 1, "mode": "standard"}))  # retries are ours
+    return _clients[endpoint_url]
+
+
+def encode(frame: dict[str, Any]) -> bytes:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class FramePoster:
+    """Posts the frames of one answer (or one rejected message) to one connection."""
+
+    def __init__(self, endpoint_url: str, connection_id: str, answer_id: str | None,
+                 request_id: str | None) -> None:
+        self.endpoint_url = endpoint_url
+        self.connection_id = connection_id
+        self.answer_id = answer_id
+        self.request_id = request_id
+        self.frames = 0  # posted
+
+    def token(self, text: str) -> None:
+        for piece in split_text(text, MAX_TEXT_BYTES):
+            self._post({"type": "token", "text": piece})
+
+    def done(self, fields: dict[str, Any]) -> None:
+        self._post({"type": "done", **fields})
+
+    def error(self, error: ChatError) -> None:
+        self._post({"type": "error", "status": error.status, "message": error.message})
+
+    def _post(self, frame: dict[str, Any]) -> None:
+        if self.answer_id is not None:
+            frame = {"type": frame["type"], "id": self.answer_id, **frame}
+        data = encode(frame)
+        if len(data) > FRAME_LIMIT_BYTES:  # only a `done` with a very long msg can be
+            log.warning("frame over the WebSocket frame size", extra={
+                "requestId": self.request_id, "connectionId": self.connection_id,
+                "type": frame["type"], "bytes": len(data)})
+        try:
+            client = management_client(self.endpoint_url)
+        except Exception as error:  # e.g. a malformed endpoint URL
+            raise PostFailed(error) from error
+        attempt = 1
+        while True:
+            try:
+                client.post_to_connection(ConnectionId=self.connection_id, Data=data)
+                self.frames += 1
+                return
+            except ClientError as error:
+                if error_code(error) == "GoneException" or http_status(error) == 410:
+                    raise ClientGone() from error
+                self._retry_or_fail(error, attempt)
+            except Exception as error:
+                self._retry_or_fail(error, attempt)
+            attempt += 1
+
+    def _retry_or_fail(self, error: Exception, attempt: int) -> None:
+        if attempt >= POST_MAX_ATTEMPTS or not is_retryable(error):
+            raise PostFailed(error) from error
+        log.warning("retrying a frame post", extra={
+            "requestId": self.request_id, "connectionId": self.connection_id,
+            "attempt": attempt, "cause": describe(error)})
+        time.sleep(POST_BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))

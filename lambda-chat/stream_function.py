@@ -1,0 +1,161 @@
+"""Streaming chat over a WebSocket: the routes of the WebSocket API, and the stream job.
+
+API Gateway invokes this function (Lambda proxy integrations) for `$connect` (checks
+the Origin), `$disconnect` (forgets the connection's answer count) and every message
+(`chat`, `$default`): a `chat` frame is validated with the same code as POST /chat,
+counted against MAX_ANSWERS_PER_CONNECTION, then handed to an asynchronous invocation of
+this same function (`{"streamJob": {...}}`, stream_job.py) and the route returns at
+once; problems found at the route are posted to the client as `error` frames.
+The contract is docs/streaming.md; settings are read at cold start (settings.py).
+"""
+
+import base64
+import json
+import logging
+import os
+import re
+import time
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+import stream_job
+from connections import answer_counts
+from contract import ChatError, ChatRequest, parse_request
+from failures import StartFailed, describe, to_chat_error
+from frames import ClientGone, FramePoster, PostFailed
+from logs import log
+from settings import load_at_cold_start, load_stream_settings, normalize_origin
+
+SETTINGS, CONFIG_PROBLEM = load_at_cold_start(load_stream_settings)
+COUNTS = answer_counts(SETTINGS) if SETTINGS else None
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_lambda_client: Any = None
+
+
+def lambda_client() -> Any:
+    global _lambda_client
+    if _lambda_client is None:
+        # No retry: an invoke retried after a read timeout may already have been queued,
+        # and the same answer would then stream twice. A failed hand-off is an error frame
+        # the user can retry.
+        _lambda_client = boto3.client("lambda", config=Config(
+            connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 1, "mode": "standard"}))
+    return _lambda_client
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and "streamJob" in event:
+        if SETTINGS is None:
+            log.error("stream job not run: the function is misconfigured", extra={
+                "requestId": getattr(context, "aws_request_id", None), "problem": CONFIG_PROBLEM})
+        else:
+            stream_job.run(event["streamJob"], context, SETTINGS)
+        return {"statusCode": 200}
+    route_context = event.get("requestContext") if isinstance(event, dict) else None
+    if not isinstance(route_context, dict) or not route_context.get("connectionId"):
+        log.error("not a WebSocket event", extra={"requestId": getattr(context, "aws_request_id", None)})
+        return {"statusCode": 400}
+    route, connection_id = route_context.get("routeKey"), str(route_context["connectionId"])
+    if route == "$connect":
+        return _connect(event, connection_id)
+    if route == "$disconnect":
+        if COUNTS is not None:
+            COUNTS.forget(connection_id)
+        log.info("stream disconnect", extra={"connectionId": connection_id})
+        return {"statusCode": 200}
+    _message(event, connection_id, context)
+    return {"statusCode": 200}
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    """A request header, whatever the case of its name (single- or multi-value form)."""
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name and isinstance(value, str):
+            return value
+    for key, values in (event.get("multiValueHeaders") or {}).items():
+        if key.lower() == name and isinstance(values, list) and values:
+            return str(values[0])
+    return None
+
+
+def _connect(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
+    """Only pages of ALLOWED_ORIGINS may connect (stops cross-site WebSocket hijacking)."""
+    if SETTINGS is None:
+        log.error("stream connect refused: the function is misconfigured", extra={
+            "connectionId": connection_id, "problem": CONFIG_PROBLEM})
+        return {"statusCode": 500}
+    origin = _header(event, "origin")
+    allowed = origin is not None and normalize_origin(origin) in SETTINGS.allowed_origins
+    log.log(logging.INFO if allowed else logging.WARNING,
+            "stream connect" if allowed else "stream connect refused",
+            extra={"connectionId": connection_id, "origin": origin})
+    return {"statusCode": 200 if allowed else 403}
+
+
+def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
+    request_id = getattr(context, "aws_request_id", None)
+    endpoint = SETTINGS.connections_endpoint if SETTINGS else os.environ.get("CONNECTIONS_ENDPOINT", "")
+    poster = FramePoster(endpoint, connection_id, None, request_id)
+    fields: dict[str, Any] = {"requestId": request_id, "connectionId": connection_id}
+    try:
+        frame = _read_frame(event)
+        poster.answer_id = fields["id"] = _readable_id(frame.get("id"))
+        if SETTINGS is None or COUNTS is None:
+            raise ChatError(500, f"the function is misconfigured: {CONFIG_PROBLEM}")
+        if frame.get("action") != "chat":
+            raise ChatError(400, 'action must be "chat"')
+        if poster.answer_id is None:
+            raise ChatError(400, "id must be 1 to 64 letters, digits, _ or -")
+        request = parse_request(frame, SETTINGS.chat)  # the same validation as POST /chat
+        try:
+            count = COUNTS.count_answer(connection_id, SETTINGS.max_answers)
+        except Exception as error:
+            raise StartFailed("count", error) from error
+        if count is None:
+            raise ChatError(429, f"too many answers on this connection (at most {SETTINGS.max_answers})")
+        _start_job(context, connection_id, poster.answer_id, request)
+        log.info("stream accepted", extra={**fields, "answers": count, "text_chars": len(request.text),
+                                           "history_turns": len(request.history)})
+    except Exception as error:
+        chat_error = to_chat_error(error)
+        level = logging.WARNING if chat_error.status in (400, 429) else logging.ERROR
+        log.log(level, "stream rejected", exc_info=chat_error.status == 500 and error is not chat_error,
+                extra={**fields, "status": chat_error.status, "reason": chat_error.message,
+                       "cause": describe(error)})
+        if not endpoint:
+            return
+        try:
+            poster.error(chat_error)
+        except (ClientGone, PostFailed):
+            log.warning("error frame not delivered", extra=fields)
+
+
+def _read_frame(event: dict[str, Any]) -> dict[str, Any]:
+    body = event.get("body")
+    try:
+        if event.get("isBase64Encoded") and isinstance(body, str):
+            body = base64.b64decode(body).decode()
+        frame = json.loads(body) if isinstance(body, str) else None
+    except ValueError:  # bad base64, UTF-8 or JSON
+        frame = None
+    if not isinstance(frame, dict):
+        raise ChatError(400, "the message must be a JSON object")
+    return frame
+
+
+def _readable_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and _ID.fullmatch(value) else None
+
+
+def _start_job(context: Any, connection_id: str, answer_id: str, request: ChatRequest) -> None:
+    job = {"streamJob": {
+        "connectionId": connection_id, "id": answer_id, "text": request.text,
+        "history": [{"role": t.role, "content": t.content} for t in request.history],
+        "acceptedAt": int(time.time() * 1000)}}
+    try:
+        lambda_client().invoke(FunctionName=context.invoked_function_arn, InvocationType="Event",
+                               Payload=json.dumps(job, ensure_ascii=False).encode())
+    except Exception as error:
+        raise StartFailed("invoke", error) from error
