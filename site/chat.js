@@ -1,5 +1,6 @@
-// Falcon chat page. Plain DOM: user and model text only ever reach the page
-// through textContent / createElement, never as HTML.
+// Falcon chat page: the conversation and how it is shown. Plain DOM: user and model
+// text only ever reach the page through textContent / createElement, never as HTML.
+// Answers come from answers.js (window.falconAnswers), loaded before this file.
 "use strict";
 (() => {
   const STORE_KEY = "falcon-chat:v1";
@@ -7,7 +8,7 @@
   // Bounds of the history sent along (the stack's defaults; the server rejects more):
   const HISTORY_ENTRIES = 10; // user + assistant entries, i.e. the last 5 exchanges
   const HISTORY_CHARS = 8000; // over all entries' content
-  const DEFAULT_TIMEOUT_MS = 35000; // API Gateway gives up after 29 s
+  const answers = window.falconAnswers;
 
   const $ = (id) => document.getElementById(id);
   const log = $("log");
@@ -15,10 +16,12 @@
   const form = $("composer");
   const input = $("input");
   const sendButton = $("send");
+  const stopButton = $("stop");
+  const announcer = $("announce");
 
-  // A turn: { text, at, reply?, replyAt?, error?: { title, detail, status? } }
+  // A turn: { text, at, reply?, stopped?, replyAt?, error?: { title, detail, status? } }
   let turns = load();
-  let inflight = null; // { turn, controller }
+  let inflight = null; // the answer in flight: { turn, text, answer: { cancel() } }
   const views = new WeakMap(); // turn -> { root, bot }
 
   function load() {
@@ -48,9 +51,9 @@
     }
   }
 
-  // Earlier completed exchanges, newest last, bounded in count and size.
+  // Earlier completed exchanges (not stopped, not failed), newest last, bounded in count and size.
   function historyBefore(turn) {
-    const done = turns.slice(0, turns.indexOf(turn)).filter((t) => typeof t.reply === "string");
+    const done = turns.slice(0, turns.indexOf(turn)).filter((t) => typeof t.reply === "string" && !t.stopped);
     const kept = [];
     let size = 0;
     for (let i = done.length - 1; i >= 0 && (kept.length + 1) * 2 <= HISTORY_ENTRIES; i--) {
@@ -80,7 +83,7 @@
   }
 
   // Paragraphs and ``` fenced code blocks, built from text nodes.
-  function formatted(text) {
+  function formatted(text, empty) {
     const box = el("div", "bubble");
     const fence = /```[^\n`]*\n?([\s\S]*?)(?:```|$)/g;
     let last = 0;
@@ -98,7 +101,7 @@
       last = fence.lastIndex;
     }
     prose(text.slice(last));
-    if (!box.firstChild) box.append(el("p", "", text.trim() || "(empty answer)"));
+    if (!box.firstChild) box.append(el("p", "", text.trim() || empty || "(empty answer)"));
     return box;
   }
 
@@ -111,12 +114,27 @@
   function botView(turn) {
     const msg = el("div", "msg bot");
     msg.append(el("span", "sr-only", "Falcon:"));
-    if (typeof turn.reply === "string") {
-      msg.append(formatted(turn.reply), stamp(turn.replyAt || turn.at));
+    const live = inflight && inflight.turn === turn ? inflight : null;
+    if (live && live.text.trim()) {
+      // Growing text: announced once, when the answer ends (see announce).
+      msg.setAttribute("aria-busy", "true");
+      const box = formatted(live.text);
+      box.classList.add("streaming");
+      msg.append(box);
+    } else if (live) {
+      msg.setAttribute("aria-busy", "true");
+      const box = el("div", "bubble pending");
+      for (let i = 0; i < 3; i++) box.append(el("span", "dot"));
+      box.append(el("span", "sr-only", "thinking…"));
+      msg.append(box);
+    } else if (typeof turn.reply === "string") {
+      const box = formatted(turn.reply, turn.stopped ? "(stopped before any text arrived)" : "");
+      if (turn.stopped) box.classList.add("stopped");
+      msg.append(box, stamp(turn.replyAt || turn.at, turn.stopped ? "Stopped" : ""));
     } else if (turn.error) {
       const box = el("div", "bubble error");
       box.append(el("strong", "", turn.error.title), el("span", "detail", turn.error.detail));
-      if (turn === turns[turns.length - 1] && !inflight) {
+      if (turn === turns[turns.length - 1]) {
         const actions = el("div", "actions");
         const retry = el("button", "retry", "Retry");
         retry.type = "button";
@@ -130,16 +148,13 @@
       }
       const code = turn.error.status ? `HTTP ${turn.error.status}` : "";
       msg.append(box, stamp(turn.replyAt || turn.at, code));
-    } else {
-      const box = el("div", "bubble pending");
-      for (let i = 0; i < 3; i++) box.append(el("span", "dot"));
-      box.append(el("span", "sr-only", "thinking…"));
-      msg.append(box);
     }
     return msg;
   }
 
-  function show(turn) {
+  function show(turn, follow = true) {
+    // While text streams in, keep the view at the bottom only if the reader is there.
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 48;
     let view = views.get(turn);
     if (!view) {
       view = { root: el("div", "turn"), bot: null };
@@ -152,88 +167,59 @@
     else view.root.append(bot);
     view.bot = bot;
     intro.hidden = true;
-    log.scrollTop = log.scrollHeight;
+    if (follow || atBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  // The one announcement per answer: the log itself is not live (it would read every token).
+  function announce(turn) {
+    announcer.textContent = turn.error
+      ? `${turn.error.title}. ${turn.error.detail}`
+      : `Falcon${turn.stopped ? " (stopped)" : ""}: ${turn.reply || "no text"}`;
   }
 
   function setBusy(busy) {
     sendButton.disabled = busy;
+    if (!busy && document.activeElement === stopButton) input.focus();
+    stopButton.hidden = !busy;
   }
 
-  function timeoutMs() {
-    const configured = Number(document.documentElement.dataset.timeoutMs);
-    return configured > 0 ? configured : DEFAULT_TIMEOUT_MS;
-  }
-
-  const TITLES = {
-    400: "Message not accepted",
-    429: "Too many requests — wait a moment, then retry",
-    502: "The model gave no usable answer",
-    504: "The model did not answer in time",
-  };
-
-  function httpError(status, data) {
-    const message =
-      data && typeof data.message === "string" && data.message.trim()
-        ? data.message.trim().slice(0, 500)
-        : null;
-    if (status === 200) {
-      return { title: "Unexpected answer", detail: "The server's answer could not be read.", status };
-    }
-    const title = TITLES[status] || (status >= 500 ? "Server error" : "Request failed");
-    return { title, detail: message || `The server answered with status ${status}.`, status };
-  }
-
-  async function request(turn) {
-    delete turn.error;
-    const controller = new AbortController();
-    const current = { turn, controller, timedOut: false };
-    inflight = current;
-    setBusy(true);
-    show(turn);
-    const limit = timeoutMs();
-    const timer = setTimeout(() => {
-      current.timedOut = true;
-      controller.abort();
-    }, limit);
-    let outcome;
-    try {
-      const res = await fetch("chat", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ text: turn.text, history: historyBefore(turn) }),
-        signal: controller.signal,
-        cache: "no-store",
-        credentials: "same-origin",
-      });
-      const raw = await res.text();
-      let data = null;
-      try {
-        data = JSON.parse(raw);
-      } catch {
-        // Not JSON (a proxy's HTML error page, say): fall back to the status.
-      }
-      outcome =
-        res.status === 200 && data && typeof data.msg === "string"
-          ? { reply: data.msg }
-          : { error: httpError(res.status, data) };
-    } catch {
-      outcome = current.timedOut
-        ? {
-            error: {
-              title: "No answer in time",
-              detail: `Gave up waiting after ${Math.round(limit / 1000) || 1} s. The model may be busy.`,
-            },
-          }
-        : { error: { title: "Network error", detail: "Could not reach the server. Check your connection." } };
-    } finally {
-      clearTimeout(timer);
-    }
-    if (inflight !== current) return; // "New chat" dropped this request
+  function finish(cur, outcome) {
+    if (inflight !== cur) return; // already ended (Stop, New chat)
     inflight = null;
-    Object.assign(turn, outcome, { replyAt: new Date().toISOString() });
+    Object.assign(cur.turn, outcome, { replyAt: new Date().toISOString() });
     save();
     setBusy(false);
+    show(cur.turn);
+    announce(cur.turn);
+  }
+
+  function request(turn) {
+    delete turn.error;
+    delete turn.reply;
+    delete turn.stopped;
+    const cur = { turn, text: "" };
+    inflight = cur;
+    setBusy(true);
     show(turn);
+    cur.answer = answers.ask(
+      { text: turn.text, history: historyBefore(turn) },
+      {
+        text(soFar) {
+          cur.text = soFar;
+          if (inflight === cur) show(turn, false);
+        },
+        end: (outcome) => finish(cur, outcome),
+      },
+    );
+  }
+
+  // Ends the answer at once and keeps what arrived; closing the socket stops the server too.
+  function stop() {
+    const cur = inflight;
+    if (!cur) return;
+    cur.answer.cancel();
+    finish(cur, { reply: cur.text, stopped: true });
+    input.focus();
   }
 
   function submit() {
@@ -254,7 +240,7 @@
   }
 
   function newChat() {
-    if (inflight) inflight.controller.abort();
+    if (inflight) inflight.answer.cancel();
     inflight = null;
     turns = [];
     save();
@@ -272,9 +258,14 @@
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       submit();
+    } else if (event.key === "Escape" && inflight) {
+      event.preventDefault();
+      stop();
     }
   });
+  input.addEventListener("input", answers.preconnect);
+  stopButton.addEventListener("click", stop);
   $("new-chat").addEventListener("click", newChat);
 
-  turns.forEach(show);
+  turns.forEach((turn) => show(turn));
 })();

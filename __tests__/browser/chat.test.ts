@@ -3,6 +3,7 @@
  * One test per behaviour; every test also checks that no request left 127.0.0.1.
  */
 import {
+  QUICK_MODEL,
   browserSuite,
   answered,
   ask,
@@ -17,7 +18,8 @@ import {
   type Session,
 } from "./harness";
 
-const { open } = browserSuite();
+// Streaming at a brisk pace: these tests are about the page, not the model's speed (stream.test.ts).
+const { open } = browserSuite({ fakeArgs: QUICK_MODEL });
 
 /** How the fake model reports the history it was given, e.g. "(2 earlier turns)". */
 function earlierTurns(reply: string): number {
@@ -32,6 +34,7 @@ it("sends a message and shows the reply", async () => {
   expect(reply).toContain("Echo: What is the capital of France?");
   expect(await userBubble(s.page, 0).innerText()).toBe("What is the capital of France?");
   expect(s.chatBodies).toEqual([{ text: "What is the capital of France?", history: [] }]);
+  expect(s.via).toEqual(["ws"]);
   expect(await turn(s.page, 0).locator("time").count()).toBe(2);
   expect(await input(s.page).inputValue()).toBe("");
 });
@@ -52,16 +55,22 @@ it("a follow-up sends the earlier turns as history and the reply reflects them",
 });
 
 it("shows a pending indicator and disables Send while the model works", async () => {
-  const s = await open();
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
-  await s.page.route("**/chat", async (route) => {
-    await held;
-    await route.continue();
+  // The page's chat frames wait between page and server until released.
+  const s = await open({
+    routeStream: (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage(async (message) => {
+        await held;
+        server.send(message);
+      });
+    },
   });
   await send(s.page, "first");
   await turn(s.page, 0).locator(".pending").waitFor();
   expect(await sendButton(s.page).isDisabled()).toBe(true);
+  expect(await s.page.locator("#stop").isVisible()).toBe(true);
   // Enter while busy neither sends nor loses the draft.
   await send(s.page, "second");
   expect(await input(s.page).inputValue()).toBe("second");
@@ -70,6 +79,7 @@ it("shows a pending indicator and disables Send while the model works", async ()
   await answered(s.page, 0);
   expect(await turn(s.page, 0).locator(".pending").count()).toBe(0);
   expect(await sendButton(s.page).isEnabled()).toBe(true);
+  expect(await s.page.locator("#stop").isHidden()).toBe(true);
   expect(s.chatBodies.map((b) => b.text)).toEqual(["first"]);
 });
 
@@ -271,6 +281,7 @@ describe("colours follow prefers-color-scheme with readable contrast", () => {
         ".error .detail",
         ".retry",
         "#send",
+        "#stop",
         "#new-chat",
         ".hint",
         "#input",

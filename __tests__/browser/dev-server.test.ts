@@ -2,21 +2,19 @@
  * The dev server's HTTP behaviour: every entry of contract/chat-errors.json becomes
  * the same status and body as API Gateway gives, API Gateway's own errors, static files.
  * A fixture handler raises whatever message the event names, so the mapping is tested
- * independently of what the real Lambda chooses to raise.
+ * independently of what the real Lambda chooses to raise. (WebSocket /stream, the AWS
+ * stand-ins and the WAF rule: dev-server-stream.test.ts.)
  */
 import chatErrors from "../../contract/chat-errors.json";
 import { mapLambdaError, startDevServer, type DevServer } from "../../dev/server";
+import { FIXTURES } from "./fixtures/dev";
 
 let dev: DevServer;
 const logLines: string[] = [];
 
 beforeAll(async () => {
   dev = await startDevServer({
-    port: 0,
-    sagemaker: true, // no model needed: the fixture never calls one
-    region: "us-east-1",
-    endpoint: "fixture-endpoint",
-    handler: "__tests__/browser/fixtures/contract_handler.lambda_handler",
+    ...FIXTURES,
     integrationTimeoutMs: 1500,
     maxBodyBytes: 1024,
     log: (line) => logLines.push(line),
@@ -135,6 +133,7 @@ describe("other requests", () => {
     ["", "text/html; charset=utf-8", "<!doctype html>"],
     ["chat.html", "text/html; charset=utf-8", "<!doctype html>"],
     ["chat.js", "text/javascript; charset=utf-8", '"use strict"'],
+    ["answers.js", "text/javascript; charset=utf-8", "window.falconAnswers"],
     ["chat-style.css", "text/css; charset=utf-8", ":root"],
     ["favicon.svg", "image/svg+xml", "<svg"],
   ])("serves site/%s as %s", async (path, type, start) => {

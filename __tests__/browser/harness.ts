@@ -5,10 +5,19 @@
  * tab costs more than most tests; a test that needs its own asks for `fresh`.
  * Every request, console error and dialog of the current test is recorded.
  */
-import { mkdirSync, copyFileSync } from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
-import { startDevServer, type DevServer } from "../../dev/server";
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type Page,
+  type WebSocket,
+  type WebSocketRoute,
+} from "playwright-core";
+import { startDevServer, type DevServer, type DevServerOptions } from "../../dev/server";
+import type { ChatBody, Frame } from "./page";
+
+export * from "./page";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -33,41 +42,48 @@ export interface Harness {
   shared?: { context: BrowserContext; page: Page; current?: Session };
 }
 
+/** Fake model flags for a brisk stream (first token after 30 ms, 300 tokens/s) where the pace does not matter. */
+export const QUICK_MODEL = ["--first-token-ms", "30", "--tokens-per-second", "300"];
+
 /** The model read timeout the handler gets here, so [[slow:3000]] ends as a 504 quickly. */
 const MODEL_READ_TIMEOUT_SECONDS = 1;
 
-export async function startHarness(): Promise<Harness> {
+/** Starts the dev server (real handlers, fake model; `dev` adds options) and Chromium. */
+export async function startHarness(dev: DevServerOptions = {}): Promise<Harness> {
   const serverLog: string[] = [];
-  const [dev, browser] = await Promise.all([
+  const [server, browser] = await Promise.all([
     startDevServer({
       port: 0,
       log: (line) => serverLog.push(line),
-      lambdaEnv: { MODEL_READ_TIMEOUT_SECONDS: String(MODEL_READ_TIMEOUT_SECONDS) },
+      ...dev,
+      lambdaEnv: { MODEL_READ_TIMEOUT_SECONDS: String(MODEL_READ_TIMEOUT_SECONDS), ...dev.lambdaEnv },
     }),
     chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS }),
   ]);
   return {
-    dev,
+    dev: server,
     browser,
     serverLog,
     async close() {
-      await Promise.all([browser.close(), dev.close()]);
+      await Promise.all([browser.close(), server.close()]);
     },
   };
-}
-
-export interface ChatBody {
-  text: string;
-  history?: { role: string; content: string }[];
 }
 
 export interface Session {
   context: BrowserContext;
   page: Page;
-  /** Every URL the page requested. */
+  /** Every URL the page requested, WebSocket URLs included. */
   requests: string[];
-  /** Bodies of the POST /chat requests the page sent, in order. */
+  /** What the page asked, in order, whichever way: POST /chat bodies and chat frames' text and history. */
   chatBodies: ChatBody[];
+  /** How each of chatBodies went: "ws" (a chat frame on /stream) or "post" (POST /chat). */
+  via: ("ws" | "post")[];
+  /** Frames the page's WebSockets sent and received, parsed. */
+  sent: Frame[];
+  received: Frame[];
+  /** The page's WebSockets, in the order it opened them. */
+  sockets: WebSocket[];
   /** console.error messages and uncaught page errors. */
   consoleErrors: string[];
   /** Dialogs (alert/confirm/prompt) the page tried to open. */
@@ -82,6 +98,11 @@ export interface OpenOptions {
   timeoutMs?: number;
   /** A tab of its own (a new browser context), e.g. to install a fake clock. */
   fresh?: boolean;
+  /**
+   * Intercepts the page's WebSockets to /stream (implies `fresh`: Playwright cannot
+   * remove a WebSocket route again). See refuseStream and rewriteFirstFrame.
+   */
+  routeStream?: (ws: WebSocketRoute) => Promise<void> | void;
 }
 
 async function newTab(h: Harness): Promise<{ context: BrowserContext; page: Page }> {
@@ -98,8 +119,10 @@ async function newTab(h: Harness): Promise<{ context: BrowserContext; page: Page
 /** Opens the chat page with an empty conversation; listeners record what the page does. */
 export async function openChat(h: Harness, options: OpenOptions = {}): Promise<Session> {
   let tab: { context: BrowserContext; page: Page };
-  if (options.fresh) {
+  const fresh = options.fresh || options.routeStream !== undefined;
+  if (fresh) {
     tab = await newTab(h);
+    if (options.routeStream) await tab.page.routeWebSocket(/\/stream$/, options.routeStream);
   } else {
     h.shared ??= await newTab(h);
     tab = h.shared;
@@ -114,18 +137,43 @@ export async function openChat(h: Harness, options: OpenOptions = {}): Promise<S
     page,
     requests: [],
     chatBodies: [],
+    via: [],
+    sent: [],
+    received: [],
+    sockets: [],
     consoleErrors: [],
     dialogs: [],
-    close: options.fresh ? () => context.close() : async () => undefined,
+    close: fresh ? () => context.close() : async () => undefined,
   };
-  if (options.fresh || !h.shared?.current) {
+  if (fresh || !h.shared?.current) {
     // Listeners report to whichever session is current on this tab.
-    const target = options.fresh ? () => session : () => h.shared!.current!;
+    const target = fresh ? () => session : () => h.shared!.current!;
+    const parse = (payload: string | Buffer): Frame => {
+      try {
+        return JSON.parse(payload.toString());
+      } catch {
+        return { message: `(not JSON) ${payload.toString().slice(0, 200)}` };
+      }
+    };
     page.on("request", (request) => {
       target().requests.push(request.url());
       if (request.method() === "POST" && new URL(request.url()).pathname === "/chat") {
         target().chatBodies.push(JSON.parse(request.postData() ?? "null"));
+        target().via.push("post");
       }
+    });
+    page.on("websocket", (ws) => {
+      target().requests.push(ws.url());
+      target().sockets.push(ws);
+      ws.on("framesent", ({ payload }) => {
+        const frame = parse(payload);
+        target().sent.push(frame);
+        if (frame.action === "chat") {
+          target().chatBodies.push({ text: frame.text ?? "", history: frame.history });
+          target().via.push("ws");
+        }
+      });
+      ws.on("framereceived", ({ payload }) => target().received.push(parse(payload)));
     });
     page.on("console", (message) => {
       if (message.type() === "error") target().consoleErrors.push(message.text());
@@ -136,7 +184,7 @@ export async function openChat(h: Harness, options: OpenOptions = {}): Promise<S
       void dialog.dismiss();
     });
   }
-  if (!options.fresh) h.shared!.current = session;
+  if (!fresh) h.shared!.current = session;
   await page.setViewportSize(options.viewport ?? { width: 1280, height: 800 });
   await page.emulateMedia({ colorScheme: options.colorScheme ?? "light" });
   await page.goto(h.dev.url);
@@ -149,11 +197,11 @@ export async function openChat(h: Harness, options: OpenOptions = {}): Promise<S
   return session;
 }
 
-/** Every request went to the dev server on 127.0.0.1, nowhere else. */
+/** Every request (WebSockets included) went to the dev server on 127.0.0.1, nowhere else. */
 function expectOnlyLocalRequests(h: Harness, session: Session) {
-  const origin = new URL(h.dev.url).origin;
+  const { host } = new URL(h.dev.url);
   expect(new URL(h.dev.url).hostname).toBe("127.0.0.1");
-  expect(session.requests.filter((url) => new URL(url).origin !== origin)).toEqual([]);
+  expect(session.requests.filter((url) => new URL(url).host !== host)).toEqual([]);
 }
 
 /**
@@ -161,11 +209,14 @@ function expectOnlyLocalRequests(h: Harness, session: Session) {
  * test the check that none of its requests left 127.0.0.1. Returns `open`, which
  * opens the chat page (see openChat) for the current test.
  */
-export function browserSuite(): { open(options?: OpenOptions): Promise<Session> } {
+export function browserSuite(dev: DevServerOptions = {}): {
+  open(options?: OpenOptions): Promise<Session>;
+  harness(): Harness;
+} {
   let h: Harness;
   const opened: Session[] = [];
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness(dev);
   });
   afterAll(() => h?.close());
   afterEach(async () => {
@@ -180,55 +231,6 @@ export function browserSuite(): { open(options?: OpenOptions): Promise<Session> 
       opened.push(session);
       return session;
     },
+    harness: () => h,
   };
-}
-
-// ------------------------------------------------------------------ page helpers
-
-export const input = (page: Page) => page.locator("#input");
-export const sendButton = (page: Page) => page.locator("#send");
-export const turns = (page: Page) => page.locator("#log .turn");
-export const turn = (page: Page, index: number) => turns(page).nth(index);
-export const userBubble = (page: Page, index: number) => turn(page, index).locator(".msg.user .bubble");
-export const botBubble = (page: Page, index: number) => turn(page, index).locator(".msg.bot .bubble");
-
-/** Types text into the message field and presses Enter. */
-export async function send(page: Page, text: string) {
-  await input(page).fill(text);
-  await input(page).press("Enter");
-}
-
-/** Waits until turn `index` is answered (reply or error) and returns its bot bubble. */
-export async function answered(page: Page, index: number): Promise<Locator> {
-  const bubble = turn(page, index).locator(".msg.bot .bubble:not(.pending)");
-  await bubble.waitFor();
-  return bubble;
-}
-
-/** Sends text and waits for the model's reply in the new turn; fails on an error bubble. */
-export async function ask(page: Page, text: string): Promise<string> {
-  const index = await turns(page).count();
-  await send(page, text);
-  const bubble = await answered(page, index);
-  const error = await bubble.evaluate((el: any) => el.classList.contains("error"));
-  const content = await bubble.innerText();
-  if (error) throw new Error(`expected a reply to ${JSON.stringify(text)}, got an error: ${content}`);
-  return content;
-}
-
-/**
- * Saves a screenshot under test-results/screenshots/ (gitignored); with
- * UPDATE_SCREENSHOTS=1 also copies it to docs/screenshots/ for the README.
- */
-export async function screenshot(page: Page, name: string) {
-  const dir = path.join(ROOT, "test-results", "screenshots");
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${name}.png`);
-  await page.screenshot({ path: file });
-  if (process.env.UPDATE_SCREENSHOTS === "1") {
-    const docs = path.join(ROOT, "docs", "screenshots");
-    mkdirSync(docs, { recursive: true });
-    copyFileSync(file, path.join(docs, `${name}.png`));
-  }
-  return file;
 }

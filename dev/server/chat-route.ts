@@ -1,0 +1,69 @@
+/**
+ * POST /chat the way API Gateway's REST API and its non-proxy Lambda integration
+ * answer it. The error mapping is read from contract/chat-errors.json, the same data
+ * the stack's integration responses are built from.
+ */
+import type http from "node:http";
+import chatErrors from "../../contract/chat-errors.json";
+import { readBody, sendJson } from "./http";
+import type { Log, WorkerReply } from "./processes";
+
+const ERROR_RULES = chatErrors.errors.map((rule) => ({
+  statusCode: rule.statusCode,
+  // API Gateway matches selectionPattern against the whole errorMessage.
+  pattern: new RegExp(`^(?:${rule.selectionPattern})$`),
+}));
+
+/** How API Gateway answers a Lambda error, per contract/chat-errors.json. */
+export function mapLambdaError(errorMessage: string): { statusCode: number; message: string } {
+  const rule = ERROR_RULES.find((r) => r.pattern.test(errorMessage));
+  // No rule matches only an empty message; the contract's catch-all status is 500.
+  const statusCode = rule?.statusCode ?? 500;
+  const prefix = `[${statusCode}]`;
+  const message =
+    rule && errorMessage.startsWith(prefix) ? errorMessage.slice(prefix.length).trim() : chatErrors.fallbackMessage;
+  return { statusCode, message };
+}
+
+export interface ChatRouteOptions {
+  invoke(event: unknown): Promise<WorkerReply>;
+  maxBodyBytes: number;
+  integrationTimeoutMs: number;
+  log: Log;
+}
+
+/** The handler of POST /chat: body → Lambda event, result or raised error → HTTP answer. */
+export function chatRoute({ invoke, maxBodyBytes, integrationTimeoutMs, log }: ChatRouteOptions) {
+  return async function chat(req: http.IncomingMessage, res: http.ServerResponse) {
+    const raw = await readBody(req, maxBodyBytes);
+    let event: unknown;
+    try {
+      event = raw === null ? undefined : JSON.parse(raw.toString("utf8"));
+    } catch {
+      event = undefined;
+    }
+    // The request model requires a JSON object; the Lambda checks the fields itself.
+    if (event === null || typeof event !== "object" || Array.isArray(event)) {
+      sendJson(res, 400, { message: "Invalid request body" });
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), integrationTimeoutMs);
+    });
+    const reply = await Promise.race([invoke(event), timedOut]);
+    clearTimeout(timer);
+    if (reply === "timeout") {
+      log(`[dev] integration timeout after ${integrationTimeoutMs} ms (the handler keeps running)`);
+      sendJson(res, 504, { message: "Endpoint request timed out" });
+      return;
+    }
+    const requestId = { "x-amzn-RequestId": reply.requestId ?? "" };
+    if (reply.ok) {
+      sendJson(res, 200, reply.result ?? null, requestId);
+    } else {
+      const { statusCode, message } = mapLambdaError(reply.errorMessage ?? "");
+      sendJson(res, statusCode, { message }, requestId);
+    }
+  };
+}

@@ -1,0 +1,91 @@
+/** The command line of the dev server (`npm run dev -- ...`, which runs dev/server.ts). */
+import { parseArgs } from "node:util";
+import { DEFAULT_ENDPOINT, DEFAULT_REGION, startDevServer, type DevServer } from "../server";
+import { StartupError } from "./processes";
+
+
+const USAGE = `Usage: npm run dev -- [options] [-- <extra dev/fake_sagemaker.py arguments>]
+
+  --port N          port on 127.0.0.1 (default 8080; 0 picks a free one)
+  --delay-ms N      fake model: wait N ms before each answer (default 0)
+  --rate-limit N    emulate the WAF's rate rule: over N requests to /chat and /stream
+                    from one address in 5 minutes get its 429
+  --sagemaker       use a real SageMaker endpoint and your AWS credentials
+  --endpoint NAME   endpoint name (default ${DEFAULT_ENDPOINT})
+  --region R        AWS region (default $AWS_REGION or ${DEFAULT_REGION})
+  -h, --help        this text
+
+Fake model pace, after a second --: e.g. npm run dev -- -- --first-token-ms 800 --tokens-per-second 10`;
+
+export async function main(argv: string[]) {
+  let values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        port: { type: "string", default: "8080" },
+        "delay-ms": { type: "string", default: "0" },
+        "rate-limit": { type: "string" },
+        sagemaker: { type: "boolean", default: false },
+        endpoint: { type: "string" },
+        region: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const port = Number(values.port);
+  const delayMs = Number(values["delay-ms"]);
+  const rateLimit = values["rate-limit"] === undefined ? undefined : Number(values["rate-limit"]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535 || !(delayMs >= 0)) {
+    console.error(`--port must be 0..65535 and --delay-ms a non-negative number\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (rateLimit !== undefined && !(Number.isInteger(rateLimit) && rateLimit >= 1)) {
+    console.error(`--rate-limit must be a positive integer\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.sagemaker && positionals.length) {
+    console.error("extra fake model arguments make no sense with --sagemaker");
+    process.exit(2);
+  }
+
+  let dev: DevServer;
+  try {
+    dev = await startDevServer({
+      port,
+      delayMs,
+      rateLimit,
+      fakeArgs: positionals,
+      sagemaker: values.sagemaker,
+      endpoint: values.endpoint,
+      region: values.region,
+    });
+  } catch (error) {
+    console.error(`dev server: ${error instanceof StartupError ? error.message : (error as Error).stack}`);
+    process.exit(1);
+  }
+  const model = values.sagemaker
+    ? `SageMaker endpoint ${values.endpoint ?? DEFAULT_ENDPOINT} in ${values.region ?? process.env.AWS_REGION ?? DEFAULT_REGION}`
+    : `fake model at ${dev.modelUrl}`;
+  const limit = rateLimit ? `; WAF rate rule ${rateLimit} per 5 min` : "";
+  console.log(`Falcon chat dev server: ${dev.url}  (WebSocket ${dev.url.replace(/^http/, "ws")}stream; ${model}${limit}; Ctrl-C stops)`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(130); // a second Ctrl-C: do not wait
+    stopping = true;
+    console.error(`\n${signal}: stopping`);
+    void dev.close().then(() => process.exit(0));
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
