@@ -136,8 +136,8 @@ describe("ChatApi", () => {
   });
 
   it("creates the execution and JSON access log groups with the retention, before the stage", () => {
-    const execution = byId(json, "aws_cloudwatch_log_group", "execution-log-group");
-    const access = byId(json, "aws_cloudwatch_log_group", "access-log-group");
+    const execution = byId(json, "aws_cloudwatch_log_group", "chat-api_execution-log-group");
+    const access = byId(json, "aws_cloudwatch_log_group", "chat-api_access-log-group");
     expect(execution.name).toMatch(/^API-Gateway-Execution-Logs_\$\{aws_api_gateway_rest_api\.[\w-]+\.id\}\/dev$/);
     expect(execution.retention_in_days).toBe(1);
     expect(access).toMatchObject({ name: "/aws/apigateway/api-chatbot-dev/access", retention_in_days: 1 });
@@ -173,7 +173,7 @@ describe("ChatApi", () => {
   });
 
   it("allows API Gateway to invoke the function only for POST /chat on its stage", () => {
-    expect(only(json, "aws_lambda_permission")).toMatchObject({
+    expect(byId(json, "aws_lambda_permission", "chat-api_invoke-permission")).toMatchObject({
       action: "lambda:InvokeFunction",
       principal: "apigateway.amazonaws.com",
       source_arn: expect.stringMatching(/^\$\{aws_api_gateway_rest_api\.[\w-]+\.execution_arn\}\/dev\/POST\/chat$/),

@@ -1,82 +1,34 @@
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { Testing } from "cdktf";
-import { ChatFunction, isExcludedFromPackage } from "../stacks/chat-function";
-import { DEFAULT_GENERATION } from "../stacks/config";
-import { FIXTURES, StackJson, only, policy } from "./helpers";
+import { ChatFunction, ChatFunctionOptions } from "../stacks/chat-function";
+import { FunctionPackage } from "../stacks/function-package";
+import { CHAT_SETTINGS, FIXTURES, StackJson, only, policy } from "./helpers";
 
 const ENDPOINT_ARN = "arn:aws:sagemaker:ap-northeast-2:123456789012:endpoint/falcon";
 
-function synthFunction(sourceDir = FIXTURES.lambdaDir): { json: StackJson; fn: ChatFunction } {
-  let fn!: ChatFunction;
-  const json = JSON.parse(
+function synthFunction(options: Partial<ChatFunctionOptions> = {}): StackJson {
+  return JSON.parse(
     Testing.synthScope((scope) => {
-      fn = new ChatFunction(scope, "chat-function", {
+      new ChatFunction(scope, "chat-function", {
         functionName: "lambda-chat-api-dev",
-        sourceDir,
-        endpointName: "Falcon",
+        code: new FunctionPackage(scope, "function-package", { sourceDir: FIXTURES.lambdaDir }),
+        settings: CHAT_SETTINGS,
         endpointArn: ENDPOINT_ARN,
-        generation: DEFAULT_GENERATION,
-        maxTextChars: 4000,
-        maxHistoryTurns: 10,
-        maxHistoryChars: 8000,
-        modelReadTimeoutSeconds: 25,
-        modelTokenLimits: { maxInputTokens: 1024, maxTotalTokens: 2048 },
+        ...options,
       });
     }),
   );
-  return { json, fn };
 }
 
 describe("ChatFunction", () => {
-  it("packages the handler with archive_file, a pinned file mode and a relative path", () => {
-    const { json } = synthFunction();
-    const archive = only({ resource: json.data ?? {} } as StackJson, "archive_file");
-    expect(archive).toMatchObject({ type: "zip", output_file_mode: "0644" });
-    expect(archive.source_dir).toMatch(/^assets\/[\w-]+\/[0-9A-F]{16}$/);
-    expect(archive.output_path).toBe(`${archive.source_dir}.zip`);
-  });
+  const json = synthFunction();
 
-  it("deploys the archive and redeploys when its hash changes", () => {
-    const { json } = synthFunction();
+  it("deploys the package's zip and redeploys when its hash changes", () => {
     const fn = only(json, "aws_lambda_function");
     expect(fn.filename).toMatch(/^\$\{data\.archive_file\.[\w-]+\.output_path\}$/);
     expect(fn.source_code_hash).toMatch(/^\$\{data\.archive_file\.[\w-]+\.output_base64sha256\}$/);
   });
 
-  it("leaves tests, caches and development files out of the package", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambda-src-"));
-    fs.cpSync(FIXTURES.lambdaDir, dir, { recursive: true });
-    fs.mkdirSync(path.join(dir, "__pycache__"));
-    fs.writeFileSync(path.join(dir, "__pycache__", "lambda_function.cpython-311.pyc"), "bytecode");
-    fs.writeFileSync(path.join(dir, ".env"), "SECRET=1");
-    const { fn } = synthFunction(dir);
-    expect(fn.packagedFiles).toEqual(["lambda_function.py"]);
-    expect(["tests/test_x.py", "__pycache__/a.pyc", "x.pyc", "requirements-dev.txt", "README.md", ".env", "conftest.py"].every(isExcludedFromPackage)).toBe(true);
-  });
-
-  it("names the package folder after the packaged files only, so caches do not change the plan", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambda-src-"));
-    fs.cpSync(FIXTURES.lambdaDir, dir, { recursive: true });
-    const before = only({ resource: synthFunction(dir).json.data ?? {} } as StackJson, "archive_file").source_dir;
-    fs.mkdirSync(path.join(dir, "__pycache__"));
-    fs.writeFileSync(path.join(dir, "__pycache__", "x.pyc"), "bytecode");
-    const withCache = only({ resource: synthFunction(dir).json.data ?? {} } as StackJson, "archive_file").source_dir;
-    fs.appendFileSync(path.join(dir, "lambda_function.py"), "# changed\n");
-    const changed = only({ resource: synthFunction(dir).json.data ?? {} } as StackJson, "archive_file").source_dir;
-    expect(withCache).toBe(before);
-    expect(changed).not.toBe(before);
-  });
-
-  it("refuses a source directory without lambda_function.py", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lambda-src-"));
-    fs.writeFileSync(path.join(dir, "handler.py"), "");
-    expect(() => synthFunction(dir)).toThrow(/has no lambda_function\.py/);
-  });
-
   it("runs the seed's handler on python3.13 with JSON logs", () => {
-    const { json } = synthFunction();
     expect(only(json, "aws_lambda_function")).toMatchObject({
       function_name: "lambda-chat-api-dev",
       handler: "lambda_function.lambda_handler",
@@ -87,9 +39,8 @@ describe("ChatFunction", () => {
   });
 
   it("passes the endpoint name, the generation parameters and the model's token limits as environment variables", () => {
-    const { json } = synthFunction();
     expect(only(json, "aws_lambda_function").environment.variables).toEqual({
-      endpoint: "Falcon",
+      endpoint: "falcon",
       MAX_NEW_TOKENS: "512",
       DO_SAMPLE: "false",
       TEMPERATURE: "0.5",
@@ -108,7 +59,6 @@ describe("ChatFunction", () => {
   });
 
   it("creates its log group with the retention before the function", () => {
-    const { json } = synthFunction();
     const logGroup = only(json, "aws_cloudwatch_log_group");
     expect(logGroup).toMatchObject({ name: "/aws/lambda/lambda-chat-api-dev", retention_in_days: 1 });
     const fn = only(json, "aws_lambda_function");
@@ -117,7 +67,6 @@ describe("ChatFunction", () => {
   });
 
   it("lets its role write only to its own log group and invoke only the one endpoint", () => {
-    const { json } = synthFunction();
     const doc = policy(only(json, "aws_iam_role_policy").policy);
     expect(doc.Statement).toEqual([
       {
@@ -131,8 +80,20 @@ describe("ChatFunction", () => {
     expect(JSON.stringify(doc)).not.toMatch(/"\*"|sagemaker:\*|logs:\*/);
   });
 
+  it("runs another handler of the package with other model actions and extra variables when told", () => {
+    const other = synthFunction({
+      functionName: "lambda-chat-stream-dev",
+      handler: "stream_function.lambda_handler",
+      modelActions: ["sagemaker:InvokeEndpointWithResponseStream"],
+      environment: { MAX_ANSWERS_PER_CONNECTION: "5" },
+    });
+    const fn = only(other, "aws_lambda_function");
+    expect(fn.handler).toBe("stream_function.lambda_handler");
+    expect(fn.environment.variables).toMatchObject({ endpoint: "falcon", MAX_ANSWERS_PER_CONNECTION: "5" });
+    expect(policy(only(other, "aws_iam_role_policy").policy).Statement[1].Action).toEqual(["sagemaker:InvokeEndpointWithResponseStream"]);
+  });
+
   it("lets only Lambda assume its role and attaches no managed policy", () => {
-    const { json } = synthFunction();
     const trust = policy(only(json, "aws_iam_role").assume_role_policy);
     expect(trust.Statement).toEqual([{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }]);
     expect(json.resource.aws_iam_role_policy_attachment).toBeUndefined();

@@ -5,7 +5,7 @@ import * as path from "path";
 import { listFiles } from "../stacks/staged-directory";
 import { SETTINGS, loadConfig } from "../stacks/config";
 import { modelReadTimeoutSeconds } from "../stacks/chatbot-stack";
-import { PROJECT_ROOT, StackJson, environmentConfig, maskVolatile, only, resourcesOf, synthStack } from "./helpers";
+import { PROJECT_ROOT, StackJson, byId, environmentConfig, maskVolatile, resourcesOf, synthStack } from "./helpers";
 
 const cdktfJson = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "cdktf.json"), "utf8"));
 const projectSources = { lambdaDir: path.join(PROJECT_ROOT, "lambda-chat"), siteDir: path.join(PROJECT_ROOT, "site") };
@@ -19,7 +19,10 @@ function regionalNames(json: StackJson): string[] {
     ...resourcesOf(json, "aws_cloudwatch_log_group").map((r) => `log:${r.name}`),
     ...resourcesOf(json, "aws_cloudfront_origin_access_control").map((r) => `oac:${r.name}`),
     ...resourcesOf(json, "aws_s3_bucket").map((r) => `bucket:${r.bucket_prefix}`),
-  ];
+    ...resourcesOf(json, "aws_apigatewayv2_api").map((r) => `websocket-api:${r.name}`),
+    ...resourcesOf(json, "aws_dynamodb_table").map((r) => `table:${r.name}`),
+    // A name holding a reference (an API id) is unique once deployed.
+  ].filter((name) => !name.includes("${"));
 }
 
 describe("ChatbotStack", () => {
@@ -58,16 +61,17 @@ describe("ChatbotStack", () => {
     expect(modelReadTimeoutSeconds({ integrationTimeoutMs: 29000, lambdaTimeoutSeconds: 120 })).toBe(25);
     expect(modelReadTimeoutSeconds({ integrationTimeoutMs: 120000, lambdaTimeoutSeconds: 60 })).toBe(56);
     expect(modelReadTimeoutSeconds({ integrationTimeoutMs: 3000, lambdaTimeoutSeconds: 120 })).toBe(1);
-    expect(only(json, "aws_lambda_function").environment.variables.MODEL_READ_TIMEOUT_SECONDS).toBe("25");
+    expect(byId(json, "aws_lambda_function", "chat-function").environment.variables.MODEL_READ_TIMEOUT_SECONDS).toBe("25");
   });
 
-  it("outputs the domain, the page URL, the API URL, a curl example, the bucket and the model endpoint", () => {
+  it("outputs the domain, the page URL, the API URL, a curl example, the bucket, the stream URL and the model endpoint", () => {
     expect(json.output).toEqual({
       distributionDomainName: expect.objectContaining({ value: expect.stringMatching(/^\$\{aws_cloudfront_distribution\.[\w-]+\.domain_name\}$/) }),
       WebUrl: expect.objectContaining({ value: expect.stringMatching(/^https:\/\/\$\{aws_cloudfront_distribution\.[\w-]+\.domain_name\}\/chat\.html$/) }),
       ApiUrl: expect.objectContaining({ value: expect.stringMatching(/^\$\{aws_api_gateway_stage\.[\w-]+\.invoke_url\}\/chat$/) }),
       CurlExample: expect.objectContaining({ value: expect.stringMatching(/^curl -s -X POST https:\/\/\$\{.*\}\/chat -H 'Content-Type: application\/json' -d '\{"text":"[^"]+"\}'$/) }),
       SiteBucketName: expect.objectContaining({ value: expect.stringMatching(/^\$\{aws_s3_bucket\.[\w-]+\.bucket\}$/) }),
+      StreamUrl: expect.objectContaining({ value: expect.stringMatching(/^wss:\/\/\$\{aws_cloudfront_distribution\.[\w-]+\.domain_name\}\/stream$/) }),
       ModelEndpointName: expect.objectContaining({ value: "jumpstart-dft-hf-llm-falcon-7b-instruct-bf16" }),
     });
   });

@@ -110,6 +110,16 @@ describe("configuration overrides", () => {
     });
   });
 
+  it("streams by default, with the REST API's throttling and 50 answers per connection", () => {
+    expect(loadConfig(undefined, {}).environments[0]).toMatchObject({
+      streaming: true,
+      streamFunctionName: "lambda-chat-stream",
+      streamThrottlingRateLimit: 10,
+      streamThrottlingBurstLimit: 20,
+      maxAnswersPerConnection: 50,
+    });
+  });
+
   it("defaults the instance type per model (Falcon 40B needs four GPUs)", () => {
     const [env] = loadConfig({ modelId: "huggingface-llm-falcon-40b-instruct-bf16" }, {}).environments;
     expect(env.modelInstanceType).toBe("ml.g5.12xlarge");
@@ -156,7 +166,7 @@ describe("invalid configuration is rejected with the setting, the value and what
     ["a boolean env var that is not true or false", {}, { CHATBOT_DATA_TRACE: "yes" }, /CHATBOT_DATA_TRACE="yes" is not a boolean/],
     ["a numeric env var that is not a number", {}, { CHATBOT_LAMBDA_TIMEOUT_SECONDS: "2m" }, /CHATBOT_LAMBDA_TIMEOUT_SECONDS="2m" is not a number/],
     ["an environment name that cannot be part of resource names", { environments: { Prod_1: {} } }, {}, /environment name "Prod_1" is invalid/],
-    ["a function name too long once the environment is appended", { functionName: "f".repeat(62) }, {}, /functionName = "f{62}" .*with "-dev" appended, is at most 64 characters/],
+    ["a function name too long once the environment is appended", { functionName: "f".repeat(62) }, {}, /functionName = "f{62}" .*with "-dev-role" appended \(its role's name\), is at most 64 characters/],
     ["an emulator endpoint that is not a URL", { awsEndpointUrl: "localhost:5000" }, {}, /awsEndpointUrl = "localhost:5000" .*http\(s\) URL/],
     ["an unsupported model", { modelId: "huggingface-llm-falcon-180b-chat-bf16" }, {}, /modelId = "huggingface-llm-falcon-180b-chat-bf16" .*allowed: a supported JumpStart model: huggingface-llm-falcon-7b-instruct-bf16, huggingface-llm-falcon-40b-instruct-bf16/],
     ["an instance type the model does not run on", { modelId: "huggingface-llm-falcon-40b-instruct-bf16", modelInstanceType: "ml.g5.2xlarge" }, {}, /modelInstanceType = "ml\.g5\.2xlarge" .*allowed: an instance type huggingface-llm-falcon-40b-instruct-bf16 runs on: ml\.g5\.12xlarge, ml\.g5\.48xlarge, ml\.p4d\.24xlarge/],
@@ -168,6 +178,12 @@ describe("invalid configuration is rejected with the setting, the value and what
     ["naming an existing endpoint while the stack deploys its own", { modelDeploy: true, endpointName: "my-falcon" }, {}, /endpointName = "my-falcon" .*unset when modelDeploy is true: the stack then creates and names its own endpoint, falcon-chatbot-dev/],
     ["max_new_tokens that leaves the model no room for a prompt", { generation: { maxNewTokens: 2048 } }, {}, /generation\.maxNewTokens = 2048 .*less than 2048, the total token limit of huggingface-llm-falcon-7b-instruct-bf16/],
     ["a model switch that is not a boolean", {}, { CHATBOT_MODEL_DEPLOY: "on" }, /CHATBOT_MODEL_DEPLOY="on" is not a boolean/],
+    ["a streaming switch that is not a boolean", {}, { CHATBOT_STREAMING: "1" }, /CHATBOT_STREAMING="1" is not a boolean/],
+    ["a streaming function named like the REST function", { streamFunctionName: "lambda-chat-api" }, {}, /streamFunctionName = "lambda-chat-api" .*a name other than functionName's/],
+    ["a streaming function name too long for its role", { streamFunctionName: "s".repeat(60) }, {}, /streamFunctionName = "s{60}" .*with "-dev-role" appended/],
+    ["WebSocket throttling of zero messages per second", { streamThrottlingRateLimit: 0 }, {}, /streamThrottlingRateLimit = 0 .*a number from 0\.001 to 10000/],
+    ["a WebSocket burst above API Gateway's 5000", { streamThrottlingBurstLimit: 5001 }, {}, /streamThrottlingBurstLimit = 5001 .*a whole number from 0 to 5000/],
+    ["no answers allowed per connection", { maxAnswersPerConnection: 0 }, {}, /maxAnswersPerConnection = 0 .*a whole number from 1 to 10000/],
   ];
 
   it.each(cases)("rejects %s", (_what, context, env, expected) => {

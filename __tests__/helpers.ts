@@ -1,8 +1,9 @@
 import "cdktf/lib/testing/adapters/jest";
 import * as path from "path";
 import { Testing } from "cdktf";
+import type { ChatSettings } from "../stacks/chat-function";
 import { ChatbotStack, stackName } from "../stacks/chatbot-stack";
-import { ChatbotContext, EnvironmentConfig, loadConfig } from "../stacks/config";
+import { ChatbotContext, DEFAULT_GENERATION, EnvironmentConfig, loadConfig } from "../stacks/config";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 
@@ -10,6 +11,17 @@ export const PROJECT_ROOT = path.resolve(__dirname, "..");
 export const FIXTURES = {
   lambdaDir: path.join(__dirname, "fixtures", "lambda-chat"),
   siteDir: path.join(__dirname, "fixtures", "site"),
+};
+
+/** What construct tests tell a chat function about the model (the defaults, endpoint "falcon"). */
+export const CHAT_SETTINGS: ChatSettings = {
+  endpointName: "falcon",
+  generation: DEFAULT_GENERATION,
+  maxTextChars: 4000,
+  maxHistoryTurns: 10,
+  maxHistoryChars: 8000,
+  modelReadTimeoutSeconds: 25,
+  modelTokenLimits: { maxInputTokens: 1024, maxTotalTokens: 2048 },
 };
 
 /** Terraform JSON of one synthesized stack. */

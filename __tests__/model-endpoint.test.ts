@@ -1,7 +1,7 @@
 import { Testing } from "cdktf";
 import { JUMPSTART_MODELS } from "../stacks/model/jumpstart-catalogue";
 import { ModelEndpoint, ModelEndpointOptions } from "../stacks/model/model-endpoint";
-import { StackJson, environmentConfig, only, policy, resourcesOf, synthStack } from "./helpers";
+import { StackJson, byId, environmentConfig, only, policy, resourcesOf, synthStack } from "./helpers";
 
 const FALCON_7B = JUMPSTART_MODELS["huggingface-llm-falcon-7b-instruct-bf16"];
 const FALCON_40B = JUMPSTART_MODELS["huggingface-llm-falcon-40b-instruct-bf16"];
@@ -247,17 +247,18 @@ describe("ChatbotStack with modelDeploy", () => {
     expect(Object.keys(json.resource).filter((type) => /sagemaker|appautoscaling/.test(type))).toEqual([]);
   });
 
-  it("points the chat function's endpoint variable and its InvokeEndpoint permission at the endpoint it creates", () => {
+  it("points both chat functions' endpoint variable and their model permission at the endpoint it creates", () => {
     const json = synthStack(environmentConfig({ modelDeploy: true }));
     expect(only(json, "aws_sagemaker_endpoint").name).toBe("falcon-chatbot-dev");
-    const fn = only(json, "aws_lambda_function");
+    const fn = byId(json, "aws_lambda_function", "chat-function");
     expect(fn.environment.variables.endpoint).toBe("falcon-chatbot-dev");
     const invoke = resourcesOf(json, "aws_iam_role_policy")
       .flatMap((p) => policy(p.policy).Statement)
       .filter((s) => s.Action.includes("sagemaker:InvokeEndpoint"));
-    expect(invoke.map((s) => s.Resource)).toEqual([
-      ["arn:${data.aws_partition.partition.partition}:sagemaker:ap-northeast-2:${data.aws_caller_identity.caller.account_id}:endpoint/falcon-chatbot-dev"],
-    ]);
+    // The REST function and the streaming function.
+    const arn = "arn:${data.aws_partition.partition.partition}:sagemaker:ap-northeast-2:${data.aws_caller_identity.caller.account_id}:endpoint/falcon-chatbot-dev";
+    expect(invoke.map((s) => s.Resource)).toEqual([[arn], [arn]]);
+    expect(byId(json, "aws_lambda_function", "stream-function").environment.variables.endpoint).toBe("falcon-chatbot-dev");
     expect(json.output!.ModelEndpointName.value).toBe("falcon-chatbot-dev");
   });
 
@@ -270,7 +271,7 @@ describe("ChatbotStack with modelDeploy", () => {
   });
 
   it("passes the model's token limits to the chat function", () => {
-    const vars = only(synthStack(), "aws_lambda_function").environment.variables;
+    const vars = byId(synthStack(), "aws_lambda_function", "chat-function").environment.variables;
     expect([vars.MODEL_MAX_INPUT_TOKENS, vars.MODEL_MAX_TOTAL_TOKENS]).toEqual(["1024", "2048"]);
   });
 });

@@ -11,8 +11,10 @@ function synthSite(siteDir = FIXTURES.siteDir): StackJson {
       new SiteHosting(scope, "site-hosting", {
         siteDir,
         bucketPrefix: "chatbot-site-dev-",
-        apiDomainName: "abc123.execute-api.ap-northeast-2.amazonaws.com",
-        apiStageName: "dev",
+        apiRoutes: [
+          { pathPattern: "/chat", originId: "chat-api", domainName: "abc123.execute-api.ap-northeast-2.amazonaws.com", originPath: "/dev" },
+          { pathPattern: "/stream", originId: "chat-stream", domainName: "ws456.execute-api.ap-northeast-2.amazonaws.com", allowedMethods: ["GET", "HEAD"] },
+        ],
         comment: "test",
       });
     }),
@@ -125,7 +127,7 @@ describe("SiteHosting", () => {
   });
 
   it("never caches /chat, allows POST and keeps the Host header from API Gateway", () => {
-    expect(distribution().ordered_cache_behavior).toEqual([
+    expect(distribution().ordered_cache_behavior[0]).toEqual(
       expect.objectContaining({
         path_pattern: "/chat",
         target_origin_id: "chat-api",
@@ -134,7 +136,22 @@ describe("SiteHosting", () => {
         cache_policy_id: MANAGED_POLICY.cachingDisabled,
         origin_request_policy_id: MANAGED_POLICY.allViewerExceptHostHeader,
       }),
-    ]);
+    );
+  });
+
+  it("sends /stream to the WebSocket API with no origin path, uncached, without the Host header", () => {
+    expect(distribution().ordered_cache_behavior[1]).toEqual(
+      expect.objectContaining({
+        path_pattern: "/stream",
+        target_origin_id: "chat-stream",
+        allowed_methods: ["GET", "HEAD"],
+        cache_policy_id: MANAGED_POLICY.cachingDisabled,
+        origin_request_policy_id: MANAGED_POLICY.allViewerExceptHostHeader,
+      }),
+    );
+    const origin = distribution().origin.find((o: any) => o.origin_id === "chat-stream");
+    expect(origin).toMatchObject({ domain_name: "ws456.execute-api.ap-northeast-2.amazonaws.com", custom_origin_config: { origin_protocol_policy: "https-only" } });
+    expect(origin.origin_path).toBeUndefined();
   });
 
   it("takes the price class from the configuration", () => {

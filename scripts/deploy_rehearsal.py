@@ -106,6 +106,7 @@ def main() -> int:
                 state = json.loads(run(["terraform", "show", "-json"], cwd=stack_dir, env=tf_env).stdout)
                 shape.assert_core(aws, outputs, state, ENDPOINT)
                 shape.assert_model(aws, ENDPOINT, INSTANCE_TYPE)
+                shape.assert_stream(aws, outputs)
             with timer.step("terraform plan: no change after apply"):
                 changes = plan_changes(stack_dir, tf_env)
                 show_changes(changes)

@@ -165,9 +165,48 @@ def assert_model(aws: Callable[[str], Any], endpoint_name: str, instance_type: s
     check(retention.get(f"/aws/sagemaker/Endpoints/{endpoint_name}") == 1, "endpoint log group with 1 day retention")
 
 
+def assert_stream(aws: Callable[[str], Any], outputs: dict[str, Any]) -> None:
+    """The WebSocket API, its stage and routes, the streaming function, its table, and CloudFront's /stream."""
+    v2, lam, iam, ddb, cf = (aws(s) for s in ("apigatewayv2", "lambda", "iam", "dynamodb", "cloudfront"))
+    api = next(a for a in v2.get_apis()["Items"] if a["Name"] == "api-chatbot-stream-dev")
+    check(api["ProtocolType"] == "WEBSOCKET" and api["RouteSelectionExpression"] == "$request.body.action", "WebSocket API routes on the action")
+    routes = {r["RouteKey"]: r for r in v2.get_routes(ApiId=api["ApiId"])["Items"]}
+    check(sorted(routes) == ["$connect", "$default", "$disconnect", "chat"], f"WebSocket routes {sorted(routes)}")
+    [integration] = v2.get_integrations(ApiId=api["ApiId"])["Items"]
+    fn = lam.get_function(FunctionName="lambda-chat-stream-dev")["Configuration"]
+    check(integration["IntegrationType"] == "AWS_PROXY" and fn["FunctionArn"] in integration["IntegrationUri"], "routes go to the streaming function")
+    check(all(r["Target"] == f"integrations/{integration['IntegrationId']}" for r in routes.values()), "every route targets the integration")
+    stage = v2.get_stage(ApiId=api["ApiId"], StageName="stream")
+    settings = stage["DefaultRouteSettings"]
+    check(stage["AutoDeploy"] is True and settings["LoggingLevel"] == "INFO", "stage stream deploys itself and logs at INFO")
+    check(settings["ThrottlingRateLimit"] == 10 and settings["ThrottlingBurstLimit"] == 20, "WebSocket stage throttling")
+    check(fn["Handler"] == "stream_function.lambda_handler", "streaming handler")
+    env = fn["Environment"]["Variables"]
+    check(env["CONNECTIONS_ENDPOINT"] == f"https://{api['ApiId']}.execute-api.{REGION}.amazonaws.com/stream", "frames go to the API's own management endpoint")
+    check(json.loads(env["ALLOWED_ORIGINS"]) == [f"https://{outputs['distributionDomainName']['value']}"], "only the distribution's origin may connect")
+    table = ddb.describe_table(TableName=env["CONNECTIONS_TABLE"])["Table"]
+    check(table["KeySchema"] == [{"AttributeName": "connectionId", "KeyType": "HASH"}], "connections table keyed by connection id")
+    ttl = ddb.describe_time_to_live(TableName=table["TableName"])["TimeToLiveDescription"]
+    check(ttl.get("AttributeName") == "expires_at", "connection counts expire")
+    statements = {st["Sid"]: st for st in role_policy(iam, "lambda-chat-stream-dev-role", "connections-and-self")["Statement"]}
+    check(statements["PostToOwnConnections"]["Resource"] == [f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api['ApiId']}/stream/POST/@connections/*"], "ManageConnections only on this stage")
+    check(statements["InvokeItselfAsynchronously"]["Resource"] == [fn["FunctionArn"]], "the function may invoke only itself")
+    invoke_config = lam.get_function_event_invoke_config(FunctionName="lambda-chat-stream-dev")
+    check(invoke_config["MaximumRetryAttempts"] == 0 and invoke_config["MaximumEventAgeInSeconds"] == 60, "streaming runs are never retried")
+    distribution_id = next(d["Id"] for d in cf.list_distributions()["DistributionList"]["Items"] if d["DomainName"] == outputs["distributionDomainName"]["value"])
+    config = cf.get_distribution(Id=distribution_id)["Distribution"]["DistributionConfig"]
+    origin = next(o for o in config["Origins"]["Items"] if o["Id"] == "chat-stream")
+    check(origin["DomainName"] == f"{api['ApiId']}.execute-api.{REGION}.amazonaws.com" and not origin.get("OriginPath"), "/stream origin: the WebSocket API, no origin path")
+    behaviour = next(b for b in config["CacheBehaviors"]["Items"] if b["PathPattern"] == "/stream")
+    check(behaviour["TargetOriginId"] == "chat-stream" and behaviour["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac", "/stream without the Host header")
+    check(outputs["StreamUrl"]["value"] == f"wss://{outputs['distributionDomainName']['value']}/stream", "StreamUrl output")
+
+
 def assert_nothing_left(aws: Callable[[str], Any]) -> None:
     lam, apigw, iam, logs, s3, cf = (aws(s) for s in ("lambda", "apigateway", "iam", "logs", "s3", "cloudfront"))
     check(lam.list_functions()["Functions"] == [], "no Lambda function left")
+    check(aws("apigatewayv2").get_apis()["Items"] == [], "no WebSocket API left")
+    check(aws("dynamodb").list_tables()["TableNames"] == [], "no DynamoDB table left")
     check(apigw.get_rest_apis()["items"] == [], "no REST API left")
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if not r["Path"].startswith("/aws-service-role/")]
     check(roles == [], f"no IAM role left: {roles}")

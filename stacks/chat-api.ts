@@ -76,6 +76,8 @@ export class ChatApi extends Construct {
   public readonly credentialsRole: IamRole;
   public readonly executionLogGroup: CloudwatchLogGroup;
   public readonly accessLogGroup: CloudwatchLogGroup;
+  /** The account's CloudWatch role setting, when this API manages it (`manageAccount`). */
+  public readonly account?: ApiGatewayAccount;
   /** `<api id>.execute-api.<region>.amazonaws.com`, for a CloudFront origin. */
   public readonly domainName: string;
   /** `https://<domain>/<stage>/chat`. */
@@ -211,7 +213,10 @@ export class ChatApi extends Construct {
     });
 
     const stageDependencies: ITerraformDependable[] = [this.executionLogGroup];
-    if (options.manageAccount ?? true) stageDependencies.push(this.account(options.apiName, options.partition));
+    if (options.manageAccount ?? true) {
+      this.account = this.manageAccount(options.apiName, options.partition);
+      stageDependencies.push(this.account);
+    }
 
     this.stage = new ApiGatewayStage(this, "stage", {
       restApiId: apiId,
@@ -274,7 +279,7 @@ export class ChatApi extends Construct {
    * The account-level role API Gateway writes CloudWatch logs with. Without it, a
    * stage with INFO logging fails to deploy on a fresh account.
    */
-  private account(apiName: string, partition: string): ApiGatewayAccount {
+  private manageAccount(apiName: string, partition: string): ApiGatewayAccount {
     const role = new IamRole(this, "cloudwatch-role", {
       name: `${apiName}-cloudwatch`,
       description: "Account-level role API Gateway uses to write execution and access logs",

@@ -1,32 +1,17 @@
-import { DataArchiveFile } from "@cdktf/provider-archive/lib/data-archive-file";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { Construct } from "constructs";
 import type { GenerationParameters } from "./config";
-import { policyDocument, servicePrincipalTrust } from "./iam";
-import { StagedDirectory } from "./staged-directory";
+import type { FunctionPackage } from "./function-package";
+import { PolicyStatement, policyDocument, servicePrincipalTrust } from "./iam";
 
-/** Options of {@link ChatFunction}. */
-export interface ChatFunctionOptions {
-  /** Full function name (environment suffix included), e.g. `lambda-chat-api-dev`. */
-  readonly functionName: string;
-  /** Directory holding `lambda_function.py`. */
-  readonly sourceDir: string;
-  /** SageMaker endpoint the function may invoke (env `endpoint`). */
+/** What every chat function is told about the model and the requests it accepts (environment variables). */
+export interface ChatSettings {
+  /** SageMaker endpoint the function calls (env `endpoint`). */
   readonly endpointName: string;
-  /** ARN of that endpoint; the function's role may invoke nothing else. */
-  readonly endpointArn: string;
-  /** Python runtime. @default "python3.13" */
-  readonly runtime?: string;
-  /** Seconds before Lambda stops the function. @default 120 */
-  readonly timeoutSeconds?: number;
-  /** Memory in MB. @default 256 */
-  readonly memoryMb?: number;
-  /** Retention of `/aws/lambda/<name>`. @default 1 */
-  readonly logRetentionDays?: number;
-  /** Generation parameters passed as environment variables. */
+  /** Generation parameters. */
   readonly generation: GenerationParameters;
   /** Request limits, re-checked by the function after trimming. */
   readonly maxTextChars: number;
@@ -40,54 +25,70 @@ export interface ChatFunctionOptions {
   readonly logPrompts?: boolean;
 }
 
-/**
- * Files of the function directory that never go into the deployment package:
- * tests, caches and development files.
- */
-export function isExcludedFromPackage(relativePath: string): boolean {
-  const parts = relativePath.split("/");
-  const name = parts[parts.length - 1];
-  return (
-    parts.some((p) => p === "tests" || p === "__pycache__" || p.startsWith(".")) ||
-    name.endsWith(".pyc") ||
-    name.endsWith(".md") ||
-    name === "conftest.py" ||
-    name.startsWith("requirements") ||
-    name === "pytest.ini"
-  );
+/** Options of {@link ChatFunction}. */
+export interface ChatFunctionOptions {
+  /** Full function name (environment suffix included), e.g. `lambda-chat-api-dev`. */
+  readonly functionName: string;
+  /** What the function is for, shown in the console. @default the REST chat function's description */
+  readonly description?: string;
+  /** `module.function` of the handler. @default "lambda_function.lambda_handler" */
+  readonly handler?: string;
+  /** The deployment package. */
+  readonly code: FunctionPackage;
+  /** Model, generation and request settings. */
+  readonly settings: ChatSettings;
+  /** ARN of the endpoint in `settings`; the function's role may call nothing else. */
+  readonly endpointArn: string;
+  /** SageMaker actions allowed on that endpoint. @default ["sagemaker:InvokeEndpoint"] */
+  readonly modelActions?: readonly string[];
+  /** Further environment variables of this function. @default none */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** Python runtime. @default "python3.13" */
+  readonly runtime?: string;
+  /** Seconds before Lambda stops the function. @default 120 */
+  readonly timeoutSeconds?: number;
+  /** Memory in MB. @default 256 */
+  readonly memoryMb?: number;
+  /** Retention of `/aws/lambda/<name>`. @default 1 */
+  readonly logRetentionDays?: number;
+}
+
+const REST_DESCRIPTION = "Chat API: validates the request and calls the Falcon SageMaker endpoint";
+
+/** The environment variables every chat function reads (see docs/lambda.md). */
+export function chatEnvironment(s: ChatSettings): Record<string, string> {
+  const g = s.generation;
+  return {
+    endpoint: s.endpointName,
+    MAX_NEW_TOKENS: String(g.maxNewTokens),
+    DO_SAMPLE: String(g.doSample),
+    TEMPERATURE: String(g.temperature),
+    REPETITION_PENALTY: String(g.repetitionPenalty),
+    TOP_P: String(g.topP),
+    TOP_K: String(g.topK),
+    STOP_SEQUENCES: JSON.stringify(g.stop),
+    MAX_TEXT_CHARS: String(s.maxTextChars),
+    MAX_HISTORY_TURNS: String(s.maxHistoryTurns),
+    MAX_HISTORY_CHARS: String(s.maxHistoryChars),
+    MODEL_READ_TIMEOUT_SECONDS: String(s.modelReadTimeoutSeconds),
+    MODEL_MAX_INPUT_TOKENS: String(s.modelTokenLimits.maxInputTokens),
+    MODEL_MAX_TOTAL_TOKENS: String(s.modelTokenLimits.maxTotalTokens),
+    LOG_PROMPTS: String(s.logPrompts ?? false),
+  };
 }
 
 /**
- * The Python chat function: its deployment package, log group and least-privilege role.
+ * A Python function of the chat package: its log group, its least-privilege role (its own
+ * logs and one SageMaker endpoint) and the function itself.
  */
 export class ChatFunction extends Construct {
   public readonly function: LambdaFunction;
   public readonly role: IamRole;
   public readonly logGroup: CloudwatchLogGroup;
-  /** Files that went into the package (relative paths), for tests and review. */
-  public readonly packagedFiles: readonly string[];
 
   constructor(scope: Construct, id: string, options: ChatFunctionOptions) {
     super(scope, id);
     const name = options.functionName;
-
-    const source = new StagedDirectory(this, "source", {
-      sourceDir: options.sourceDir,
-      exclude: isExcludedFromPackage,
-    });
-    this.packagedFiles = source.files;
-    if (!source.files.includes("lambda_function.py")) {
-      throw new Error(`${options.sourceDir} has no lambda_function.py (the handler is lambda_function.lambda_handler)`);
-    }
-
-    const archive = new DataArchiveFile(this, "package", {
-      type: "zip",
-      sourceDir: source.path,
-      outputPath: `${source.path}.zip`,
-      // Without a pinned mode the zip records the checkout's umask, and its hash
-      // (and so the plan) would differ from machine to machine.
-      outputFileMode: "0644",
-    });
 
     // Created explicitly, before the function, so retention applies from the first
     // log line and `terraform destroy` removes it.
@@ -101,34 +102,30 @@ export class ChatFunction extends Construct {
       description: `Execution role of ${name}: its own log group and one SageMaker endpoint`,
       assumeRolePolicy: servicePrincipalTrust("lambda.amazonaws.com"),
     });
-    new IamRolePolicy(this, "role-policy", {
-      name: "logs-and-model",
-      role: this.role.id,
-      policy: policyDocument([
-        {
-          Sid: "WriteOwnLogs",
-          Effect: "Allow",
-          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-          Resource: [`${this.logGroup.arn}:*`],
-        },
-        {
-          Sid: "InvokeTheModel",
-          Effect: "Allow",
-          Action: ["sagemaker:InvokeEndpoint"],
-          Resource: [options.endpointArn],
-        },
-      ]),
-    });
+    const statements: PolicyStatement[] = [
+      {
+        Sid: "WriteOwnLogs",
+        Effect: "Allow",
+        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource: [`${this.logGroup.arn}:*`],
+      },
+      {
+        Sid: "InvokeTheModel",
+        Effect: "Allow",
+        Action: options.modelActions ?? ["sagemaker:InvokeEndpoint"],
+        Resource: [options.endpointArn],
+      },
+    ];
+    new IamRolePolicy(this, "role-policy", { name: "logs-and-model", role: this.role.id, policy: policyDocument(statements) });
 
-    const g = options.generation;
     this.function = new LambdaFunction(this, "function", {
       functionName: name,
-      description: "Chat API: validates the request and calls the Falcon SageMaker endpoint",
+      description: options.description ?? REST_DESCRIPTION,
       role: this.role.arn,
       runtime: options.runtime ?? "python3.13",
-      handler: "lambda_function.lambda_handler",
-      filename: archive.outputPath,
-      sourceCodeHash: archive.outputBase64Sha256,
+      handler: options.handler ?? "lambda_function.lambda_handler",
+      filename: options.code.zipPath,
+      sourceCodeHash: options.code.zipHash,
       timeout: options.timeoutSeconds ?? 120,
       memorySize: options.memoryMb ?? 256,
       architectures: ["arm64"],
@@ -138,25 +135,7 @@ export class ChatFunction extends Construct {
         applicationLogLevel: "INFO",
         systemLogLevel: "WARN",
       },
-      environment: {
-        variables: {
-          endpoint: options.endpointName,
-          MAX_NEW_TOKENS: String(g.maxNewTokens),
-          DO_SAMPLE: String(g.doSample),
-          TEMPERATURE: String(g.temperature),
-          REPETITION_PENALTY: String(g.repetitionPenalty),
-          TOP_P: String(g.topP),
-          TOP_K: String(g.topK),
-          STOP_SEQUENCES: JSON.stringify(g.stop),
-          MAX_TEXT_CHARS: String(options.maxTextChars),
-          MAX_HISTORY_TURNS: String(options.maxHistoryTurns),
-          MAX_HISTORY_CHARS: String(options.maxHistoryChars),
-          MODEL_READ_TIMEOUT_SECONDS: String(options.modelReadTimeoutSeconds),
-          MODEL_MAX_INPUT_TOKENS: String(options.modelTokenLimits.maxInputTokens),
-          MODEL_MAX_TOTAL_TOKENS: String(options.modelTokenLimits.maxTotalTokens),
-          LOG_PROMPTS: String(options.logPrompts ?? false),
-        },
-      },
+      environment: { variables: { ...chatEnvironment(options.settings), ...options.environment } },
       dependsOn: [this.logGroup],
     });
   }

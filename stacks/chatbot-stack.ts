@@ -3,14 +3,16 @@ import { ArchiveProvider } from "@cdktf/provider-archive/lib/provider";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { AwsProvider, AwsProviderEndpoints } from "@cdktf/provider-aws/lib/provider";
-import { TerraformOutput, TerraformStack } from "cdktf";
+import { Lazy, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ChatApi } from "./chat-api";
-import { ChatFunction } from "./chat-function";
+import { ChatFunction, ChatSettings } from "./chat-function";
+import { ChatStream, STREAM_STAGE } from "./chat-stream";
 import type { EnvironmentConfig } from "./config";
 import { JUMPSTART_MODELS } from "./model/jumpstart-catalogue";
 import { ModelEndpoint } from "./model/model-endpoint";
-import { SiteHosting } from "./site-hosting";
+import { FunctionPackage } from "./function-package";
+import { ApiRoute, SiteHosting } from "./site-hosting";
 import { StateBackend } from "./state-backend";
 
 /** Project root: `lambda-chat/` and `site/` are found from here, whatever the working directory. */
@@ -47,6 +49,8 @@ export function modelReadTimeoutSeconds(config: Pick<EnvironmentConfig, "integra
 export class ChatbotStack extends TerraformStack {
   public readonly chatFunction: ChatFunction;
   public readonly chatApi: ChatApi;
+  /** The WebSocket API and streaming function, when streaming is on. */
+  public readonly chatStream?: ChatStream;
   public readonly site: SiteHosting;
   /** The model endpoint, when the stack deploys it (`modelDeploy`). */
   public readonly modelEndpoint?: ModelEndpoint;
@@ -95,21 +99,26 @@ export class ChatbotStack extends TerraformStack {
     // SageMaker writes endpoint names in lower case inside ARNs.
     const endpointArn = `arn:${partition}:sagemaker:${c.region}:${account}:endpoint/${c.endpointName.toLowerCase()}`;
     const limits = { maxTextChars: c.maxTextChars, maxHistoryTurns: c.maxHistoryTurns, maxHistoryChars: c.maxHistoryChars };
-
-    this.chatFunction = new ChatFunction(this, "chat-function", {
-      functionName: `${c.functionName}-${c.name}`,
-      sourceDir: options.lambdaDir ?? path.join(PROJECT_ROOT, "lambda-chat"),
+    const settings: ChatSettings = {
       endpointName: c.endpointName,
-      endpointArn,
-      runtime: c.lambdaRuntime,
-      timeoutSeconds: c.lambdaTimeoutSeconds,
-      memoryMb: c.lambdaMemoryMb,
-      logRetentionDays: c.logRetentionDays,
       generation: c.generation,
       ...limits,
       modelReadTimeoutSeconds: modelReadTimeoutSeconds(c),
       modelTokenLimits: { maxInputTokens: model.maxInputTokens, maxTotalTokens: model.maxTotalTokens },
       logPrompts: c.logPrompts,
+    };
+    const functionDefaults = { runtime: c.lambdaRuntime, timeoutSeconds: c.lambdaTimeoutSeconds, memoryMb: c.lambdaMemoryMb, logRetentionDays: c.logRetentionDays };
+
+    const code = new FunctionPackage(this, "function-package", {
+      sourceDir: options.lambdaDir ?? path.join(PROJECT_ROOT, "lambda-chat"),
+      requiredFiles: c.streaming ? ["lambda_function.py", "stream_function.py"] : ["lambda_function.py"],
+    });
+    this.chatFunction = new ChatFunction(this, "chat-function", {
+      functionName: `${c.functionName}-${c.name}`,
+      code,
+      settings,
+      endpointArn,
+      ...functionDefaults,
     });
 
     this.chatApi = new ChatApi(this, "chat-api", {
@@ -127,12 +136,40 @@ export class ChatbotStack extends TerraformStack {
       logRetentionDays: c.logRetentionDays,
       manageAccount: c.manageApiGatewayAccount,
     });
+    const apiRoutes: ApiRoute[] = [{ pathPattern: "/chat", originId: "chat-api", domainName: this.chatApi.domainName, originPath: `/${c.stage}` }];
+
+    if (c.streaming) {
+      this.chatStream = new ChatStream(this, "chat-stream", {
+        apiName: `${c.apiName}-stream-${c.name}`,
+        region: c.region,
+        functionName: `${c.streamFunctionName}-${c.name}`,
+        code,
+        settings,
+        endpointArn,
+        // The distribution (below) needs this API's domain, and the origin check needs the
+        // distribution's: resolved at synth. Terraform sees no cycle because the
+        // distribution refers only to the API's id and the literal stage name.
+        allowedOrigins: [Lazy.stringValue({ produce: () => `https://${this.site.distribution.domainName}` })],
+        maxAnswersPerConnection: c.maxAnswersPerConnection,
+        throttlingRateLimit: c.streamThrottlingRateLimit,
+        throttlingBurstLimit: c.streamThrottlingBurstLimit,
+        dataTrace: c.dataTrace,
+        loggingDependsOn: this.chatApi.account,
+        ...functionDefaults,
+      });
+      apiRoutes.push({
+        pathPattern: `/${STREAM_STAGE}`,
+        originId: "chat-stream",
+        domainName: this.chatStream.domainName,
+        // The WebSocket handshake is a GET.
+        allowedMethods: ["GET", "HEAD"],
+      });
+    }
 
     this.site = new SiteHosting(this, "site-hosting", {
       siteDir: options.siteDir ?? path.join(PROJECT_ROOT, "site"),
       bucketPrefix: `chatbot-site-${c.name}-`,
-      apiDomainName: this.chatApi.domainName,
-      apiStageName: c.stage,
+      apiRoutes,
       priceClass: c.priceClass,
       comment: `Falcon chatbot (${c.name})`,
     });
@@ -147,6 +184,9 @@ export class ChatbotStack extends TerraformStack {
       description: "Try the API from a shell",
     });
     new TerraformOutput(this, "SiteBucketName", { value: this.site.bucket.bucket, description: "Bucket holding the page" });
+    if (this.chatStream) {
+      new TerraformOutput(this, "StreamUrl", { value: `wss://${domain}/${STREAM_STAGE}`, description: "WebSocket the page streams answers from" });
+    }
     new TerraformOutput(this, "ModelEndpointName", {
       value: c.endpointName,
       description: c.modelDeploy ? "SageMaker endpoint created by this stack" : "Existing SageMaker endpoint the chat calls",
@@ -158,7 +198,7 @@ export class ChatbotStack extends TerraformStack {
 function emulatorSettings(url: string): { endpoints: AwsProviderEndpoints[]; skipCredentialsValidation: boolean; skipMetadataApiCheck: string; skipRegionValidation: boolean; s3UsePathStyle: boolean } {
   return {
     endpoints: [
-      { apigateway: url, applicationautoscaling: url, cloudfront: url, cloudwatchlogs: url, iam: url, lambda: url, s3: url, sagemaker: url, sts: url },
+      { apigateway: url, apigatewayv2: url, applicationautoscaling: url, cloudfront: url, cloudwatchlogs: url, dynamodb: url, iam: url, lambda: url, s3: url, sagemaker: url, sts: url },
     ],
     skipCredentialsValidation: true,
     skipMetadataApiCheck: "true",

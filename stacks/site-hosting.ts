@@ -20,16 +20,26 @@ export interface SiteHostingOptions {
   readonly siteDir: string;
   /** Prefix of the bucket's generated, globally unique name, e.g. `chatbot-site-dev-`. */
   readonly bucketPrefix: string;
-  /** Domain of the REST API origin, `<api id>.execute-api.<region>.amazonaws.com`. */
-  readonly apiDomainName: string;
-  /** API stage; CloudFront prefixes requests to the API with `/<stage>`. */
-  readonly apiStageName: string;
-  /** Path CloudFront sends to the API instead of the bucket. @default "/chat" */
-  readonly apiPath?: string;
+  /** Paths CloudFront sends to an API instead of the bucket (`/chat`, `/stream`), never cached. */
+  readonly apiRoutes: readonly ApiRoute[];
   /** CloudFront price class. @default "PriceClass_200" */
   readonly priceClass?: string;
   /** Name shown in the CloudFront console. */
   readonly comment: string;
+}
+
+/** One path of the site that CloudFront sends to an API. */
+export interface ApiRoute {
+  /** Path pattern of the cache behaviour, e.g. `/chat`. */
+  readonly pathPattern: string;
+  /** Id of the origin within the distribution, e.g. `chat-api`. */
+  readonly originId: string;
+  /** `<api id>.execute-api.<region>.amazonaws.com`. */
+  readonly domainName: string;
+  /** Prefix CloudFront puts before the viewer's path, e.g. `/dev` (the REST stage). @default none */
+  readonly originPath?: string;
+  /** Methods the behaviour allows. @default all seven (a REST API) */
+  readonly allowedMethods?: readonly string[];
 }
 
 /** CloudFront managed policies (ids are the same in every account). */
@@ -59,7 +69,7 @@ export const CONTENT_TYPES: Readonly<Record<string, string>> = {
 };
 
 const S3_ORIGIN = "site-bucket";
-const API_ORIGIN = "chat-api";
+const ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"];
 
 /**
  * The static chat page: a private, encrypted S3 bucket readable only by one
@@ -114,17 +124,17 @@ export class SiteHosting extends Construct {
           domainName: this.bucket.bucketRegionalDomainName,
           originAccessControlId: oac.id,
         },
-        {
-          originId: API_ORIGIN,
-          domainName: options.apiDomainName,
-          originPath: `/${options.apiStageName}`,
+        ...options.apiRoutes.map((route) => ({
+          originId: route.originId,
+          domainName: route.domainName,
+          originPath: route.originPath,
           customOriginConfig: {
             httpPort: 80,
             httpsPort: 443,
             originProtocolPolicy: "https-only",
             originSslProtocols: ["TLSv1.2"],
           },
-        },
+        })),
       ],
       defaultCacheBehavior: {
         targetOriginId: S3_ORIGIN,
@@ -135,21 +145,20 @@ export class SiteHosting extends Construct {
         cachePolicyId: MANAGED_POLICY.cachingOptimized,
         responseHeadersPolicyId: MANAGED_POLICY.securityHeaders,
       },
-      orderedCacheBehavior: [
-        {
-          pathPattern: options.apiPath ?? "/chat",
-          targetOriginId: API_ORIGIN,
-          viewerProtocolPolicy: "redirect-to-https",
-          allowedMethods: ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
-          cachedMethods: ["GET", "HEAD"],
-          compress: true,
-          cachePolicyId: MANAGED_POLICY.cachingDisabled,
-          // The Host header must not reach API Gateway: it routes by its own
-          // execute-api host name and answers 403 to the CloudFront domain.
-          originRequestPolicyId: MANAGED_POLICY.allViewerExceptHostHeader,
-          responseHeadersPolicyId: MANAGED_POLICY.securityHeaders,
-        },
-      ],
+      orderedCacheBehavior: options.apiRoutes.map((route) => ({
+        pathPattern: route.pathPattern,
+        targetOriginId: route.originId,
+        viewerProtocolPolicy: "redirect-to-https",
+        allowedMethods: [...(route.allowedMethods ?? ALL_METHODS)],
+        cachedMethods: ["GET", "HEAD"],
+        compress: true,
+        cachePolicyId: MANAGED_POLICY.cachingDisabled,
+        // The Host header must not reach API Gateway: it routes by its own execute-api
+        // host name and answers 403 to the CloudFront domain. The WebSocket handshake's
+        // Sec-WebSocket-* headers are forwarded.
+        originRequestPolicyId: MANAGED_POLICY.allViewerExceptHostHeader,
+        responseHeadersPolicyId: MANAGED_POLICY.securityHeaders,
+      })),
       restrictions: { geoRestriction: { restrictionType: "none" } },
       viewerCertificate: { cloudfrontDefaultCertificate: true },
     });

@@ -91,6 +91,16 @@ export interface EnvironmentConfig {
   readonly modelMinInstances: number;
   /** Most instances autoscaling may run. @default 2 */
   readonly modelMaxInstances: number;
+  /** Stream answers token by token over a WebSocket API at `wss://<site>/stream`; off: the page uses POST /chat only. @default true */
+  readonly streaming: boolean;
+  /** Streaming function name before the `-<environment>` suffix. @default "lambda-chat-stream" */
+  readonly streamFunctionName: string;
+  /** Steady-state WebSocket messages per second across the stage. @default 10 */
+  readonly streamThrottlingRateLimit: number;
+  /** Burst of WebSocket messages across the stage. @default 20 */
+  readonly streamThrottlingBurstLimit: number;
+  /** Answers one WebSocket connection may ask for (WAF and API keys see only its handshake). @default 50 */
+  readonly maxAnswersPerConnection: number;
   /** State backend kind. @default "local" */
   readonly backend: BackendKind;
   /** S3 backend: bucket (required for "s3"). */
@@ -153,6 +163,11 @@ export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
   modelId: DEFAULT_MODEL_ID,
   modelMinInstances: 1,
   modelMaxInstances: 2,
+  streaming: true,
+  streamFunctionName: "lambda-chat-stream",
+  streamThrottlingRateLimit: 10,
+  streamThrottlingBurstLimit: 20,
+  maxAnswersPerConnection: 50,
   backend: "local",
   tfcHostname: "app.terraform.io",
 };

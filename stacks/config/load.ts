@@ -158,6 +158,11 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
     maxHistoryChars: check.int("maxHistoryChars", DEFAULTS.maxHistoryChars, 0, 200_000),
     generation,
     ...resolveModelSettings(check, name, region, endpointName, generation),
+    streaming: check.bool("streaming", DEFAULTS.streaming),
+    streamFunctionName: check.matches("streamFunctionName", DEFAULTS.streamFunctionName, /^[A-Za-z0-9_-]+$/, "letters, digits, hyphens or underscores"),
+    streamThrottlingRateLimit: check.number("streamThrottlingRateLimit", DEFAULTS.streamThrottlingRateLimit, 0.001, 10_000),
+    streamThrottlingBurstLimit: check.int("streamThrottlingBurstLimit", DEFAULTS.streamThrottlingBurstLimit, 0, 5_000),
+    maxAnswersPerConnection: check.int("maxAnswersPerConnection", DEFAULTS.maxAnswersPerConnection, 1, 10_000),
     backend,
     stateBucket: check.optional("stateBucket", S3_BUCKET_NAME, "an S3 bucket name (3-63 lowercase letters, digits, dots or hyphens)"),
     stateKey: check.matches("stateKey", `chatbot/${name}/terraform.tfstate`, /^[^\s].{0,1023}$/, "a non-empty S3 key"),
@@ -169,9 +174,14 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
   };
 
   // Names AWS builds from ours must still fit AWS's own limits.
-  const fullFunctionName = `${functionName}-${name}`;
-  if (!LAMBDA_NAME.test(fullFunctionName)) {
-    check.fail("functionName", functionName, `a name that, with "-${name}" appended, is at most 64 characters`);
+  for (const key of ["functionName", "streamFunctionName"] as const) {
+    // The role name is the longest: "<function>-role".
+    if (!LAMBDA_NAME.test(`${config[key]}-${name}-role`)) {
+      check.fail(key, config[key], `a name that, with "-${name}-role" appended (its role's name), is at most 64 characters`);
+    }
+  }
+  if (config.streaming && config.streamFunctionName === functionName) {
+    check.fail("streamFunctionName", config.streamFunctionName, "a name other than functionName's");
   }
   if (!IAM_ROLE_NAME.test(`${apiRoleName}-${name}`)) {
     check.fail("apiRoleName", apiRoleName, `a name that, with "-${name}" appended, is at most 64 characters`);
