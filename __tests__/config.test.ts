@@ -120,6 +120,25 @@ describe("configuration overrides", () => {
     });
   });
 
+  it("protects the edge by default: WAF at 100 chat requests per 5 minutes, CloudFront-only APIs, 10000 requests a day", () => {
+    expect(loadConfig(undefined, {}).environments[0]).toMatchObject({
+      waf: true,
+      wafRateLimit: 100,
+      allowedIpRanges: [],
+      allowedCountries: [],
+      cloudFrontOnly: true,
+      dailyRequestQuota: 10000,
+      domainName: undefined,
+    });
+  });
+
+  it("reads allow-lists as comma-separated environment variables or JSON lists", () => {
+    const [fromEnv] = loadConfig(undefined, { CHATBOT_ALLOWED_IP_RANGES: " 203.0.113.0/24 ,2001:db8::/32", CHATBOT_ALLOWED_COUNTRIES: "KR,US" }).environments;
+    expect([fromEnv.allowedIpRanges, fromEnv.allowedCountries]).toEqual([["203.0.113.0/24", "2001:db8::/32"], ["KR", "US"]]);
+    const [fromContext] = loadConfig({ allowedCountries: ["DE"] }, {}).environments;
+    expect(fromContext.allowedCountries).toEqual(["DE"]);
+  });
+
   it("defaults the instance type per model (Falcon 40B needs four GPUs)", () => {
     const [env] = loadConfig({ modelId: "huggingface-llm-falcon-40b-instruct-bf16" }, {}).environments;
     expect(env.modelInstanceType).toBe("ml.g5.12xlarge");
@@ -184,6 +203,21 @@ describe("invalid configuration is rejected with the setting, the value and what
     ["WebSocket throttling of zero messages per second", { streamThrottlingRateLimit: 0 }, {}, /streamThrottlingRateLimit = 0 .*a number from 0\.001 to 10000/],
     ["a WebSocket burst above API Gateway's 5000", { streamThrottlingBurstLimit: 5001 }, {}, /streamThrottlingBurstLimit = 5001 .*a whole number from 0 to 5000/],
     ["no answers allowed per connection", { maxAnswersPerConnection: 0 }, {}, /maxAnswersPerConnection = 0 .*a whole number from 1 to 10000/],
+    ["a WAF rate limit under WAF's minimum of 10", { wafRateLimit: 9 }, {}, /wafRateLimit = 9 .*a whole number from 10 to 2000000000/],
+    ["a CIDR that is not one", {}, { CHATBOT_ALLOWED_IP_RANGES: "203.0.113.0/24, 10.0.0.300/8" }, /allowedIpRanges = "10\.0\.0\.300\/8" \(from environment variable CHATBOT_ALLOWED_IP_RANGES\) .*IPv4 or IPv6 CIDR ranges/],
+    ["an address without a prefix length", { allowedIpRanges: ["203.0.113.7"] }, {}, /allowedIpRanges = "203\.0\.113\.7" .*CIDR ranges/],
+    ["a /0 range, which WAF refuses", { allowedIpRanges: ["::/0"] }, {}, /allowedIpRanges = "::\/0" .*prefix \/1 or longer/],
+    ["a malformed IPv6 range", { allowedIpRanges: ["2001:db8:::1/64"] }, {}, /allowedIpRanges = "2001:db8:::1\/64"/],
+    ["allowed IP ranges that are not a list", { allowedIpRanges: "203.0.113.0/24" }, {}, /allowedIpRanges = "203\.0\.113\.0\/24" .*a list of IPv4 or IPv6 CIDR ranges/],
+    ["an unknown country code", { allowedCountries: ["KR", "UK"] }, {}, /allowedCountries = "UK" .*ISO 3166 alpha-2 country codes/],
+    ["a lower-case country code", {}, { CHATBOT_ALLOWED_COUNTRIES: "kr" }, /allowedCountries = "kr" .*in capitals/],
+    ["allow-lists without the WAF that enforces them", { waf: false, allowedCountries: ["KR"] }, {}, /allowedCountries = \["KR"\] .*empty when waf is false/],
+    ["a negative daily quota", { dailyRequestQuota: -1 }, {}, /dailyRequestQuota = -1 .*a whole number from 0 to 2000000000/],
+    ["a domain without a zone or a certificate", { domainName: "chat.example.com" }, {}, /domainName = "chat\.example\.com" .*together with hostedZoneId .* or certificateArn/],
+    ["a domain name that is not a host name", { domainName: "https://chat.example.com", hostedZoneId: "Z0123456789ABCDEFGHIJ" }, {}, /domainName = "https:\/\/chat\.example\.com" .*a lower-case host name/],
+    ["a certificate outside us-east-1", { domainName: "chat.example.com", certificateArn: "arn:aws:acm:ap-northeast-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" }, {}, /certificateArn = "arn:aws:acm:ap-northeast-2:.*in us-east-1, the only region CloudFront reads certificates from/],
+    ["a hosted zone without a domain", { hostedZoneId: "Z0123456789ABCDEFGHIJ" }, {}, /hostedZoneId = "Z0123456789ABCDEFGHIJ" .*set only together with domainName/],
+    ["a hosted zone id in lower case", { domainName: "chat.example.com", hostedZoneId: "z0123" }, {}, /hostedZoneId = "z0123" .*Route 53 hosted zone id/],
   ];
 
   it.each(cases)("rejects %s", (_what, context, env, expected) => {

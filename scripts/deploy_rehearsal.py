@@ -38,9 +38,15 @@ EDITED_FILE = "chat.js"
 ENDPOINT = "falcon-chatbot-dev"
 INSTANCE_TYPE, NEW_INSTANCE_TYPE = "ml.g5.2xlarge", "ml.g5.4xlarge"
 
-# Optional parts switched on for the rehearsal, on top of the defaults.
+DOMAIN = "chat.rehearsal.example"
+
+# Optional parts switched on for the rehearsal, on top of the defaults (streaming, the
+# WAF and CloudFront-only APIs are on by default). The hosted zone is created first.
 REHEARSED_SETTINGS = {
     "CHATBOT_MODEL_DEPLOY": "true",
+    "CHATBOT_ALLOWED_IP_RANGES": "203.0.113.0/24,2001:db8::/32",
+    "CHATBOT_ALLOWED_COUNTRIES": "KR",
+    "CHATBOT_DOMAIN_NAME": DOMAIN,
 }
 
 # Differences between what Terraform set and what moto reads back. Each is moto's,
@@ -53,6 +59,8 @@ EMULATOR_DEVIATIONS: list[tuple[str, str, str]] = [
      "moto's GetDistribution omits an origin's OriginAccessControlId"),
     ("aws_cloudfront_distribution", r"^viewer_certificate\.\d+\.ssl_support_method",
      "moto reports SSLSupportMethod sni-only for the default CloudFront certificate"),
+    ("aws_cloudfront_distribution", r"^viewer_certificate\.\d+\.cloudfront_default_certificate",
+     "moto reports CloudFrontDefaultCertificate true beside an ACM certificate"),
 ]
 
 
@@ -78,9 +86,12 @@ def main() -> int:
             creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
                      "AWS_REGION": REGION, "AWS_CA_BUNDLE": str(moto.cert)}
             os.environ.update(creds)
-            aws = lambda service: boto3.client(service, endpoint_url=moto.url, region_name=REGION, verify=str(moto.cert))  # noqa: E731
+            def aws(service: str, region: str = REGION):
+                return boto3.client(service, endpoint_url=moto.url, region_name=region, verify=str(moto.cert))
+
+            zone_id = aws("route53").create_hosted_zone(Name=DOMAIN, CallerReference="rehearsal")["HostedZone"]["Id"].split("/")[-1]
             stack_env = {"CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_AWS_ENDPOINT_URL": moto.url, "CHATBOT_BACKEND": "s3",
-                         "CHATBOT_STATE_BUCKET": STATE_BUCKET, **REHEARSED_SETTINGS}
+                         "CHATBOT_STATE_BUCKET": STATE_BUCKET, "CHATBOT_HOSTED_ZONE_ID": zone_id, **REHEARSED_SETTINGS}
             tf_env = terraform_env(work, creds)
             out = work / "cdktf.out"
             stack_dir = work / "tf" / STACK
@@ -106,7 +117,8 @@ def main() -> int:
                 state = json.loads(run(["terraform", "show", "-json"], cwd=stack_dir, env=tf_env).stdout)
                 shape.assert_core(aws, outputs, state, ENDPOINT)
                 shape.assert_model(aws, ENDPOINT, INSTANCE_TYPE)
-                shape.assert_stream(aws, outputs)
+                shape.assert_stream(aws, outputs, DOMAIN)
+                shape.assert_edge(aws, outputs, zone_id, DOMAIN, (stack_dir / "cdk.tf.json").read_text())
             with timer.step("terraform plan: no change after apply"):
                 changes = plan_changes(stack_dir, tf_env)
                 show_changes(changes)
@@ -133,7 +145,7 @@ def main() -> int:
             with timer.step("terraform destroy"):
                 run(["terraform", "destroy", "-auto-approve", "-input=false", "-no-color"], cwd=stack_dir, env=tf_env)
             with timer.step("check nothing is left through boto3"):
-                shape.assert_nothing_left(aws)
+                shape.assert_nothing_left(aws, zone_id)
         finally:
             moto.stop()
 

@@ -58,7 +58,8 @@ class Moto:
         self.cert, key = self_signed_cert(work)
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
-        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
+        # ACM certificates turn ISSUED at once instead of after 60 s.
+        env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ACM_VALIDATION_WAIT="0")
         self.log_file = open(work / "moto.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(self.port), "-c", str(self.cert), "-k", str(key)],

@@ -19,6 +19,13 @@ from tfharness import log, prepare_stack, run, synth, terraform_env
 VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("project", {}),
     ("model deployed", {"CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_MODEL_DEPLOY": "true"}),
+    ("allow-lists and a custom domain with its certificate requested", {
+        "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_ALLOWED_IP_RANGES": "203.0.113.0/24,2001:db8::/32",
+        "CHATBOT_ALLOWED_COUNTRIES": "KR,US", "CHATBOT_DOMAIN_NAME": "chat.example.com", "CHATBOT_HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"}),
+    ("existing certificate, no WAF, no API key, no streaming", {
+        "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_WAF": "false", "CHATBOT_CLOUDFRONT_ONLY": "false", "CHATBOT_STREAMING": "false",
+        "CHATBOT_DOMAIN_NAME": "chat.example.com",
+        "CHATBOT_CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"}),
 ]
 
 

@@ -56,6 +56,8 @@ export interface ChatApiOptions {
   readonly dataTrace?: boolean;
   /** Retention of the execution and access log groups. @default 1 */
   readonly logRetentionDays?: number;
+  /** POST /chat requires an API key (the one CloudFront sends). @default false */
+  readonly apiKeyRequired?: boolean;
   /**
    * Set the account's CloudWatch role for API Gateway (one per account and region).
    * INFO logging fails on an account where it was never set. @default true
@@ -131,6 +133,7 @@ export class ChatApi extends Construct {
       resourceId: chat.id,
       httpMethod: "POST",
       authorization: "NONE",
+      apiKeyRequired: options.apiKeyRequired ?? false,
       requestValidatorId: validator.id,
       requestModels: { "application/json": requestModel.name },
     });

@@ -1,8 +1,6 @@
 import * as path from "path";
-import { ArchiveProvider } from "@cdktf/provider-archive/lib/provider";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
-import { AwsProvider, AwsProviderEndpoints } from "@cdktf/provider-aws/lib/provider";
 import { Lazy, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ChatApi } from "./chat-api";
@@ -13,6 +11,10 @@ import { JUMPSTART_MODELS } from "./model/jumpstart-catalogue";
 import { ModelEndpoint } from "./model/model-endpoint";
 import { FunctionPackage } from "./function-package";
 import { ApiRoute, SiteHosting } from "./site-hosting";
+import { CustomDomain } from "./edge/custom-domain";
+import { API_KEY_HEADER, OriginKey } from "./edge/origin-key";
+import { WebFirewall } from "./edge/web-firewall";
+import { createProviders } from "./providers";
 import { StateBackend } from "./state-backend";
 
 /** Project root: `lambda-chat/` and `site/` are found from here, whatever the working directory. */
@@ -43,8 +45,9 @@ export function modelReadTimeoutSeconds(config: Pick<EnvironmentConfig, "integra
 }
 
 /**
- * One environment of the chatbot: the chat function, the API in front of it, the
- * site and CloudFront in front of both, and where the state is kept.
+ * One environment of the chatbot: the chat functions and the APIs in front of them, the
+ * site and CloudFront in front of those, what protects the edge, the model when the
+ * stack deploys it, and where the state is kept.
  */
 export class ChatbotStack extends TerraformStack {
   public readonly chatFunction: ChatFunction;
@@ -54,6 +57,12 @@ export class ChatbotStack extends TerraformStack {
   public readonly site: SiteHosting;
   /** The model endpoint, when the stack deploys it (`modelDeploy`). */
   public readonly modelEndpoint?: ModelEndpoint;
+  /** The API key only CloudFront sends, and the request ceiling (`cloudFrontOnly`). */
+  public readonly originKey?: OriginKey;
+  /** The WAF web ACL in front of CloudFront (`waf`). */
+  public readonly firewall?: WebFirewall;
+  /** The site's own name and certificate (`domainName`). */
+  public readonly customDomain?: CustomDomain;
 
   constructor(scope: Construct, id: string, options: ChatbotStackOptions) {
     super(scope, id);
@@ -71,12 +80,7 @@ export class ChatbotStack extends TerraformStack {
       s3EndpointUrl: c.awsEndpointUrl,
     });
 
-    new AwsProvider(this, "aws", {
-      region: c.region,
-      defaultTags: [{ tags: { Project: "falcon-chatbot", Environment: c.name, ManagedBy: "cdktf" } }],
-      ...(c.awsEndpointUrl === undefined ? {} : emulatorSettings(c.awsEndpointUrl)),
-    });
-    new ArchiveProvider(this, "archive");
+    const { usEast1 } = createProviders(this, c.name, c.region, c.awsEndpointUrl);
 
     const partition = new DataAwsPartition(this, "partition").partition;
     const account = new DataAwsCallerIdentity(this, "caller").accountId;
@@ -135,8 +139,8 @@ export class ChatbotStack extends TerraformStack {
       dataTrace: c.dataTrace,
       logRetentionDays: c.logRetentionDays,
       manageAccount: c.manageApiGatewayAccount,
+      apiKeyRequired: c.cloudFrontOnly,
     });
-    const apiRoutes: ApiRoute[] = [{ pathPattern: "/chat", originId: "chat-api", domainName: this.chatApi.domainName, originPath: `/${c.stage}` }];
 
     if (c.streaming) {
       this.chatStream = new ChatStream(this, "chat-stream", {
@@ -149,21 +153,53 @@ export class ChatbotStack extends TerraformStack {
         // The distribution (below) needs this API's domain, and the origin check needs the
         // distribution's: resolved at synth. Terraform sees no cycle because the
         // distribution refers only to the API's id and the literal stage name.
-        allowedOrigins: [Lazy.stringValue({ produce: () => `https://${this.site.distribution.domainName}` })],
+        allowedOrigins: [
+          Lazy.stringValue({ produce: () => `https://${this.site.distribution.domainName}` }),
+          ...(c.domainName ? [`https://${c.domainName}`] : []),
+        ],
         maxAnswersPerConnection: c.maxAnswersPerConnection,
         throttlingRateLimit: c.streamThrottlingRateLimit,
         throttlingBurstLimit: c.streamThrottlingBurstLimit,
         dataTrace: c.dataTrace,
+        apiKeyRequired: c.cloudFrontOnly,
         loggingDependsOn: this.chatApi.account,
         ...functionDefaults,
       });
-      apiRoutes.push({
-        pathPattern: `/${STREAM_STAGE}`,
-        originId: "chat-stream",
-        domainName: this.chatStream.domainName,
-        // The WebSocket handshake is a GET.
-        allowedMethods: ["GET", "HEAD"],
+    }
+
+    // Only requests through CloudFront reach the APIs: it alone sends their key.
+    let originHeaders: Record<string, string> | undefined;
+    if (c.cloudFrontOnly) {
+      this.originKey = new OriginKey(this, "origin-key", {
+        name: `chatbot-${c.name}-cloudfront`,
+        stages: [
+          { apiId: this.chatApi.restApi.id, stage: this.chatApi.stage.stageName },
+          ...(this.chatStream ? [{ apiId: this.chatStream.api.id, stage: this.chatStream.stage.name }] : []),
+        ],
+        dailyQuota: c.dailyRequestQuota,
+        rateLimit: c.throttlingRateLimit,
+        burstLimit: c.throttlingBurstLimit,
       });
+      originHeaders = { [API_KEY_HEADER]: this.originKey.value };
+    }
+    const apiRoutes: ApiRoute[] = [{ pathPattern: "/chat", originId: "chat-api", domainName: this.chatApi.domainName, originPath: `/${c.stage}`, originHeaders }];
+    if (this.chatStream) {
+      // The WebSocket handshake is a GET.
+      apiRoutes.push({ pathPattern: `/${STREAM_STAGE}`, originId: "chat-stream", domainName: this.chatStream.domainName, allowedMethods: ["GET", "HEAD"], originHeaders });
+    }
+
+    if (c.waf) {
+      this.firewall = new WebFirewall(this, "web-firewall", {
+        name: `chatbot-${c.name}`,
+        usEast1,
+        rateLimitedPaths: apiRoutes.map((route) => route.pathPattern),
+        rateLimit: c.wafRateLimit,
+        allowedIpRanges: c.allowedIpRanges,
+        allowedCountries: c.allowedCountries,
+      });
+    }
+    if (c.domainName) {
+      this.customDomain = new CustomDomain(this, "custom-domain", { domainName: c.domainName, hostedZoneId: c.hostedZoneId, certificateArn: c.certificateArn, usEast1 });
     }
 
     this.site = new SiteHosting(this, "site-hosting", {
@@ -171,14 +207,20 @@ export class ChatbotStack extends TerraformStack {
       bucketPrefix: `chatbot-site-${c.name}-`,
       apiRoutes,
       priceClass: c.priceClass,
+      webAclArn: this.firewall?.webAcl.arn,
+      customDomain: this.customDomain,
       comment: `Falcon chatbot (${c.name})`,
     });
+    this.customDomain?.aliasTo(this.site.distribution);
 
     // Output names follow the original sample's CfnOutputs, so scripts reading them keep working.
-    const domain = this.site.distribution.domainName;
-    new TerraformOutput(this, "distributionDomainName", { value: domain, description: "The domain name of the Distribution" });
+    const domain = c.domainName ?? this.site.distribution.domainName;
+    new TerraformOutput(this, "distributionDomainName", { value: this.site.distribution.domainName, description: "The domain name of the Distribution" });
     new TerraformOutput(this, "WebUrl", { value: `https://${domain}/chat.html`, description: "The chat page" });
-    new TerraformOutput(this, "ApiUrl", { value: this.chatApi.chatUrl, description: "POST /chat on API Gateway (the page uses https://<domain>/chat)" });
+    new TerraformOutput(this, "ApiUrl", {
+      value: this.chatApi.chatUrl,
+      description: c.cloudFrontOnly ? "POST /chat on API Gateway; answers 403 without CloudFront's key (use https://<domain>/chat)" : "POST /chat on API Gateway (the page uses https://<domain>/chat)",
+    });
     new TerraformOutput(this, "CurlExample", {
       value: `curl -s -X POST https://${domain}/chat -H 'Content-Type: application/json' -d '{"text":"What is Amazon SageMaker?"}'`,
       description: "Try the API from a shell",
@@ -192,17 +234,4 @@ export class ChatbotStack extends TerraformStack {
       description: c.modelDeploy ? "SageMaker endpoint created by this stack" : "Existing SageMaker endpoint the chat calls",
     });
   }
-}
-
-/** AWS provider settings that send every call to an AWS emulator (tests only). */
-function emulatorSettings(url: string): { endpoints: AwsProviderEndpoints[]; skipCredentialsValidation: boolean; skipMetadataApiCheck: string; skipRegionValidation: boolean; s3UsePathStyle: boolean } {
-  return {
-    endpoints: [
-      { apigateway: url, apigatewayv2: url, applicationautoscaling: url, cloudfront: url, cloudwatchlogs: url, dynamodb: url, iam: url, lambda: url, s3: url, sagemaker: url, sts: url },
-    ],
-    skipCredentialsValidation: true,
-    skipMetadataApiCheck: "true",
-    skipRegionValidation: true,
-    s3UsePathStyle: true,
-  };
 }

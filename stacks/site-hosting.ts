@@ -24,6 +24,10 @@ export interface SiteHostingOptions {
   readonly apiRoutes: readonly ApiRoute[];
   /** CloudFront price class. @default "PriceClass_200" */
   readonly priceClass?: string;
+  /** ARN of a CLOUDFRONT-scope WAF web ACL in front of the distribution. @default none */
+  readonly webAclArn?: string;
+  /** The site's own name and its us-east-1 certificate. @default the CloudFront domain and certificate */
+  readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
   /** Name shown in the CloudFront console. */
   readonly comment: string;
 }
@@ -40,6 +44,8 @@ export interface ApiRoute {
   readonly originPath?: string;
   /** Methods the behaviour allows. @default all seven (a REST API) */
   readonly allowedMethods?: readonly string[];
+  /** Headers CloudFront adds to every request to this origin (they overwrite a viewer's). @default none */
+  readonly originHeaders?: Readonly<Record<string, string>>;
 }
 
 /** CloudFront managed policies (ids are the same in every account). */
@@ -128,6 +134,7 @@ export class SiteHosting extends Construct {
           originId: route.originId,
           domainName: route.domainName,
           originPath: route.originPath,
+          customHeader: route.originHeaders ? Object.entries(route.originHeaders).map(([name, value]) => ({ name, value })) : undefined,
           customOriginConfig: {
             httpPort: 80,
             httpsPort: 443,
@@ -160,7 +167,17 @@ export class SiteHosting extends Construct {
         responseHeadersPolicyId: MANAGED_POLICY.securityHeaders,
       })),
       restrictions: { geoRestriction: { restrictionType: "none" } },
-      viewerCertificate: { cloudfrontDefaultCertificate: true },
+      webAclId: options.webAclArn,
+      aliases: options.customDomain ? [options.customDomain.domainName] : undefined,
+      viewerCertificate: options.customDomain
+        ? {
+            acmCertificateArn: options.customDomain.certificateArn,
+            sslSupportMethod: "sni-only",
+            // Viewers need TLS 1.2 or later. (With CloudFront's default certificate TLS 1.0
+            // stays allowed: this setting needs a certificate of your own.)
+            minimumProtocolVersion: "TLSv1.2_2021",
+          }
+        : { cloudfrontDefaultCertificate: true },
     });
 
     new S3BucketPolicy(this, "bucket-policy", {

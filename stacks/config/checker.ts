@@ -59,6 +59,21 @@ export class Checker {
     return undefined;
   }
 
+  /** A list of strings each passing `ok` (a JSON list in cdktf.json, comma-separated in the environment). @default [] */
+  list(key: SettingKey, ok: (item: string) => boolean, what: string): string[] {
+    const value = this.raw(key) ?? [];
+    if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
+      this.fail(key, value, `a list of ${what}`);
+      return [];
+    }
+    const bad = value.filter((item) => !ok(item));
+    if (bad.length > 0) {
+      this.fail(key, bad.length === 1 ? bad[0] : bad, what);
+      return [];
+    }
+    return [...new Set(value as string[])];
+  }
+
   int(key: SettingKey, fallback: number, min: number, max: number): number {
     const value = this.raw(key) ?? fallback;
     if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;

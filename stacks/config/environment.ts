@@ -101,6 +101,24 @@ export interface EnvironmentConfig {
   readonly streamThrottlingBurstLimit: number;
   /** Answers one WebSocket connection may ask for (WAF and API keys see only its handshake). @default 50 */
   readonly maxAnswersPerConnection: number;
+  /** A WAF web ACL in front of CloudFront: per-IP rate limit on the chat paths, AWS managed rules, allow-lists. @default true */
+  readonly waf: boolean;
+  /** Chat requests (`/chat` and `/stream` handshakes) one IP may send per 5 minutes before WAF answers 429. @default 100 */
+  readonly wafRateLimit: number;
+  /** With the WAF: only these CIDRs (IPv4 and IPv6) may use the site; others get 403. @default [] (everyone) */
+  readonly allowedIpRanges: readonly string[];
+  /** With the WAF: only these countries (ISO 3166 alpha-2) may use the site; others get 403. @default [] (everyone) */
+  readonly allowedCountries: readonly string[];
+  /** The APIs answer only requests that came through this distribution (an API key CloudFront adds). @default true */
+  readonly cloudFrontOnly: boolean;
+  /** With `cloudFrontOnly`: requests per day over all clients (WebSocket: connections); 0 turns the quota off. @default 10000 */
+  readonly dailyRequestQuota: number;
+  /** Custom domain of the site (needs `hostedZoneId` or `certificateArn`). @default none: the CloudFront domain */
+  readonly domainName?: string;
+  /** Route 53 zone of `domainName`: the stack requests and validates a certificate and adds A/AAAA alias records. */
+  readonly hostedZoneId?: string;
+  /** An existing ACM certificate for `domainName`, in us-east-1 (CloudFront's region). */
+  readonly certificateArn?: string;
   /** State backend kind. @default "local" */
   readonly backend: BackendKind;
   /** S3 backend: bucket (required for "s3"). */
@@ -168,6 +186,12 @@ export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
   streamThrottlingRateLimit: 10,
   streamThrottlingBurstLimit: 20,
   maxAnswersPerConnection: 50,
+  waf: true,
+  wafRateLimit: 100,
+  allowedIpRanges: [],
+  allowedCountries: [],
+  cloudFrontOnly: true,
+  dailyRequestQuota: 10_000,
   backend: "local",
   tfcHostname: "app.terraform.io",
 };

@@ -14,6 +14,7 @@
 import { AWS_REGIONS, BACKEND_KINDS, ENDPOINT_NAME, ENV_NAME, IAM_ROLE_NAME, LAMBDA_NAME, LAMBDA_RUNTIMES, LOG_RETENTION_DAYS, PRICE_CLASSES, S3_BUCKET_NAME, STAGE_NAME, TFC_NAME } from "./allowed";
 import { Checker, ConfigError, describe, isObject } from "./checker";
 import { BackendKind, ChatbotConfig, DEFAULT_ENVIRONMENT, DEFAULTS, EnvironmentConfig } from "./environment";
+import { resolveEdgeSettings } from "./edge-settings";
 import { resolveModelSettings } from "./model-settings";
 import { ChatbotContext, ENVIRONMENTS_ENV, RawSettings, SETTINGS, SettingKey, Sourced, ValueKind } from "./settings";
 
@@ -107,6 +108,8 @@ function parseEnvValue(raw: string, kind: ValueKind): { ok: true; value: unknown
     case "boolean":
       if (raw === "true" || raw === "false") return { ok: true, value: raw === "true" };
       return { ok: false, expected: 'a boolean ("true" or "false")' };
+    case "list":
+      return { ok: true, value: raw.split(",").map((item) => item.trim()).filter((item) => item !== "") };
     case "json":
       try {
         return { ok: true, value: JSON.parse(raw) };
@@ -163,6 +166,7 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
     streamThrottlingRateLimit: check.number("streamThrottlingRateLimit", DEFAULTS.streamThrottlingRateLimit, 0.001, 10_000),
     streamThrottlingBurstLimit: check.int("streamThrottlingBurstLimit", DEFAULTS.streamThrottlingBurstLimit, 0, 5_000),
     maxAnswersPerConnection: check.int("maxAnswersPerConnection", DEFAULTS.maxAnswersPerConnection, 1, 10_000),
+    ...resolveEdgeSettings(check),
     backend,
     stateBucket: check.optional("stateBucket", S3_BUCKET_NAME, "an S3 bucket name (3-63 lowercase letters, digits, dots or hyphens)"),
     stateKey: check.matches("stateKey", `chatbot/${name}/terraform.tfstate`, /^[^\s].{0,1023}$/, "a non-empty S3 key"),

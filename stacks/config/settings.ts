@@ -1,7 +1,8 @@
 /** Every setting's name, environment variable and value kind, and the raw shapes read from cdktf.json. */
 import type { EnvironmentConfig } from "./environment";
 
-export type ValueKind = "string" | "int" | "number" | "boolean" | "json";
+/** How an environment variable is read; a "list" is comma-separated there and a JSON list in cdktf.json. */
+export type ValueKind = "string" | "int" | "number" | "boolean" | "json" | "list";
 
 /** Every setting that may be given in cdktf.json or the environment, and how to read it. */
 export const SETTINGS: Readonly<Record<Exclude<keyof EnvironmentConfig, "name">, { env: string; kind: ValueKind }>> = {
@@ -37,6 +38,15 @@ export const SETTINGS: Readonly<Record<Exclude<keyof EnvironmentConfig, "name">,
   streamThrottlingRateLimit: { env: "CHATBOT_STREAM_THROTTLING_RATE_LIMIT", kind: "number" },
   streamThrottlingBurstLimit: { env: "CHATBOT_STREAM_THROTTLING_BURST_LIMIT", kind: "int" },
   maxAnswersPerConnection: { env: "CHATBOT_MAX_ANSWERS_PER_CONNECTION", kind: "int" },
+  waf: { env: "CHATBOT_WAF", kind: "boolean" },
+  wafRateLimit: { env: "CHATBOT_WAF_RATE_LIMIT", kind: "int" },
+  allowedIpRanges: { env: "CHATBOT_ALLOWED_IP_RANGES", kind: "list" },
+  allowedCountries: { env: "CHATBOT_ALLOWED_COUNTRIES", kind: "list" },
+  cloudFrontOnly: { env: "CHATBOT_CLOUDFRONT_ONLY", kind: "boolean" },
+  dailyRequestQuota: { env: "CHATBOT_DAILY_REQUEST_QUOTA", kind: "int" },
+  domainName: { env: "CHATBOT_DOMAIN_NAME", kind: "string" },
+  hostedZoneId: { env: "CHATBOT_HOSTED_ZONE_ID", kind: "string" },
+  certificateArn: { env: "CHATBOT_CERTIFICATE_ARN", kind: "string" },
   backend: { env: "CHATBOT_BACKEND", kind: "string" },
   stateBucket: { env: "CHATBOT_STATE_BUCKET", kind: "string" },
   stateKey: { env: "CHATBOT_STATE_KEY", kind: "string" },

@@ -1,0 +1,39 @@
+import { ArchiveProvider } from "@cdktf/provider-archive/lib/provider";
+import { AwsProvider, AwsProviderEndpoints } from "@cdktf/provider-aws/lib/provider";
+import { Construct } from "constructs";
+
+/** The stack's providers: AWS in its region, AWS in us-east-1 (what CloudFront reads from there), archive. */
+export interface Providers {
+  readonly aws: AwsProvider;
+  /** CLOUDFRONT-scope WAF, certificates for CloudFront, and CloudFront's metrics live in us-east-1. */
+  readonly usEast1: AwsProvider;
+}
+
+/** Creates the providers of one environment's stack. */
+export function createProviders(scope: Construct, environment: string, region: string, emulatorUrl?: string): Providers {
+  const common = {
+    defaultTags: [{ tags: { Project: "falcon-chatbot", Environment: environment, ManagedBy: "cdktf" } }],
+    ...(emulatorUrl === undefined ? {} : emulatorSettings(emulatorUrl)),
+  };
+  const aws = new AwsProvider(scope, "aws", { region, ...common });
+  const usEast1 = new AwsProvider(scope, "aws-us-east-1", { alias: "us_east_1", region: "us-east-1", ...common });
+  new ArchiveProvider(scope, "archive");
+  return { aws, usEast1 };
+}
+
+/** Services the stack calls, for the emulator's endpoint list. */
+const SERVICES = [
+  "acm", "apigateway", "apigatewayv2", "applicationautoscaling", "budgets", "cloudfront", "cloudwatch", "cloudwatchlogs",
+  "dynamodb", "iam", "kms", "lambda", "route53", "s3", "sagemaker", "sns", "sts", "wafv2",
+] as const;
+
+/** AWS provider settings that send every call to an AWS emulator (tests only). */
+function emulatorSettings(url: string): { endpoints: AwsProviderEndpoints[]; skipCredentialsValidation: boolean; skipMetadataApiCheck: string; skipRegionValidation: boolean; s3UsePathStyle: boolean } {
+  return {
+    endpoints: [Object.fromEntries(SERVICES.map((service) => [service, url])) as AwsProviderEndpoints],
+    skipCredentialsValidation: true,
+    skipMetadataApiCheck: "true",
+    skipRegionValidation: true,
+    s3UsePathStyle: true,
+  };
+}
