@@ -64,13 +64,14 @@ describe("ChatbotStack", () => {
     expect(byId(json, "aws_lambda_function", "chat-function").environment.variables.MODEL_READ_TIMEOUT_SECONDS).toBe("25");
   });
 
-  it("outputs the domain, the page URL, the API URL, a curl example, the bucket, the stream URL and the model endpoint", () => {
+  it("outputs the domain, the page URL, the API URL, a curl example, the bucket, the stream URL, the dashboard and the model endpoint", () => {
     expect(json.output).toEqual({
       distributionDomainName: expect.objectContaining({ value: expect.stringMatching(/^\$\{aws_cloudfront_distribution\.[\w-]+\.domain_name\}$/) }),
       WebUrl: expect.objectContaining({ value: expect.stringMatching(/^https:\/\/\$\{aws_cloudfront_distribution\.[\w-]+\.domain_name\}\/chat\.html$/) }),
       ApiUrl: expect.objectContaining({ value: expect.stringMatching(/^\$\{aws_api_gateway_stage\.[\w-]+\.invoke_url\}\/chat$/) }),
       CurlExample: expect.objectContaining({ value: expect.stringMatching(/^curl -s -X POST https:\/\/\$\{.*\}\/chat -H 'Content-Type: application\/json' -d '\{"text":"[^"]+"\}'$/) }),
       SiteBucketName: expect.objectContaining({ value: expect.stringMatching(/^\$\{aws_s3_bucket\.[\w-]+\.bucket\}$/) }),
+      DashboardUrl: expect.objectContaining({ value: expect.stringMatching(/^https:\/\/ap-northeast-2\.console\.aws\.amazon\.com\/cloudwatch\//) }),
       StreamUrl: expect.objectContaining({ value: expect.stringMatching(/^wss:\/\/\$\{aws_cloudfront_distribution\.[\w-]+\.domain_name\}\/stream$/) }),
       ModelEndpointName: expect.objectContaining({ value: "jumpstart-dft-hf-llm-falcon-7b-instruct-bf16" }),
     });

@@ -132,6 +132,11 @@ describe("configuration overrides", () => {
     });
   });
 
+  it("watches by default without tracing, e-mail or budget", () => {
+    expect(loadConfig(undefined, {}).environments[0]).toMatchObject({ tracing: false, alarmEmail: undefined, budgetMonthlyUsd: undefined });
+    expect(loadConfig({ alarmEmail: "ops@example.com", budgetMonthlyUsd: 250.5 }, {}).environments[0]).toMatchObject({ alarmEmail: "ops@example.com", budgetMonthlyUsd: 250.5 });
+  });
+
   it("reads allow-lists as comma-separated environment variables or JSON lists", () => {
     const [fromEnv] = loadConfig(undefined, { CHATBOT_ALLOWED_IP_RANGES: " 203.0.113.0/24 ,2001:db8::/32", CHATBOT_ALLOWED_COUNTRIES: "KR,US" }).environments;
     expect([fromEnv.allowedIpRanges, fromEnv.allowedCountries]).toEqual([["203.0.113.0/24", "2001:db8::/32"], ["KR", "US"]]);
@@ -217,6 +222,11 @@ describe("invalid configuration is rejected with the setting, the value and what
     ["a domain name that is not a host name", { domainName: "https://chat.example.com", hostedZoneId: "Z0123456789ABCDEFGHIJ" }, {}, /domainName = "https:\/\/chat\.example\.com" .*a lower-case host name/],
     ["a certificate outside us-east-1", { domainName: "chat.example.com", certificateArn: "arn:aws:acm:ap-northeast-2:123456789012:certificate/12345678-1234-1234-1234-123456789012" }, {}, /certificateArn = "arn:aws:acm:ap-northeast-2:.*in us-east-1, the only region CloudFront reads certificates from/],
     ["a hosted zone without a domain", { hostedZoneId: "Z0123456789ABCDEFGHIJ" }, {}, /hostedZoneId = "Z0123456789ABCDEFGHIJ" .*set only together with domainName/],
+    ["an alarm e-mail that is not one address", { alarmEmail: "ops@example.com, dev@example.com" }, {}, /alarmEmail = "ops@example\.com, dev@example\.com" .*one e-mail address/],
+    ["an alarm e-mail without a domain", {}, { CHATBOT_ALARM_EMAIL: "ops@localhost" }, /alarmEmail = "ops@localhost" \(from environment variable CHATBOT_ALARM_EMAIL\)/],
+    ["a budget of zero dollars", { budgetMonthlyUsd: 0 }, {}, /budgetMonthlyUsd = 0 .*a positive amount of US dollars/],
+    ["a budget that is not a number", {}, { CHATBOT_BUDGET_MONTHLY_USD: "1,500" }, /CHATBOT_BUDGET_MONTHLY_USD="1,500" is not a number/],
+    ["a tracing switch that is not a boolean", { tracing: "yes" }, {}, /tracing = "yes" .*true or false/],
     ["a hosted zone id in lower case", { domainName: "chat.example.com", hostedZoneId: "z0123" }, {}, /hostedZoneId = "z0123" .*Route 53 hosted zone id/],
   ];
 

@@ -47,6 +47,16 @@ REHEARSED_SETTINGS = {
     "CHATBOT_ALLOWED_IP_RANGES": "203.0.113.0/24,2001:db8::/32",
     "CHATBOT_ALLOWED_COUNTRIES": "KR",
     "CHATBOT_DOMAIN_NAME": DOMAIN,
+    "CHATBOT_TRACING": "true",
+    "CHATBOT_ALARM_EMAIL": "ops@rehearsal.example",
+    "CHATBOT_BUDGET_MONTHLY_USD": "1500",
+}
+
+# Resources moto cannot apply, taken out of the synthesized stack before `init`, each
+# with its reason (printed). jest and `terraform validate` still cover them.
+EMULATOR_GAPS: dict[str, str] = {
+    "aws_cloudwatch_query_definition": "moto 5.2 does not implement PutQueryDefinition (saved Logs Insights queries)",
+    "aws_budgets_budget": "moto 5.2 does not implement DescribeSubscribersForNotification, which the provider reads after creating a budget",
 }
 
 # Differences between what Terraform set and what moto reads back. Each is moto's,
@@ -62,6 +72,21 @@ EMULATOR_DEVIATIONS: list[tuple[str, str, str]] = [
     ("aws_cloudfront_distribution", r"^viewer_certificate\.\d+\.cloudfront_default_certificate",
      "moto reports CloudFrontDefaultCertificate true beside an ACM certificate"),
 ]
+
+
+def leave_out(tf_json: Path, gaps: dict[str, str]) -> None:
+    """Removes the resource types the emulator cannot apply, saying why; nothing may refer to them."""
+    doc = json.loads(tf_json.read_text())
+    for kind, reason in gaps.items():
+        removed = doc["resource"].pop(kind, {})
+        if removed and not getattr(leave_out, "said", False):
+            log(f"    left out of the rehearsal: {len(removed)} {kind} ({reason})")
+    leave_out.said = True  # type: ignore[attr-defined]
+    text = json.dumps(doc, indent=2)
+    dangling = [kind for kind in gaps if f"{kind}." in text]
+    if dangling:
+        raise SystemExit(f"resources left out of the rehearsal are still referred to: {dangling}")
+    tf_json.write_text(text)
 
 
 def show_changes(changes: dict[str, dict]) -> None:
@@ -99,6 +124,7 @@ def main() -> int:
             def resynth(extra: dict[str, str] | None = None) -> None:
                 synth(out, {**stack_env, **(extra or {})}, project)
                 prepare_stack(out / "stacks" / STACK, stack_dir, keep_init=True)
+                leave_out(stack_dir / "cdk.tf.json", EMULATOR_GAPS)
 
             with timer.step("synthesize (emulator settings, S3 backend)"):
                 resynth()
@@ -115,10 +141,11 @@ def main() -> int:
             with timer.step("check the deployed shape through boto3"):
                 outputs = json.loads(run(["terraform", "output", "-json"], cwd=stack_dir, env=tf_env).stdout)
                 state = json.loads(run(["terraform", "show", "-json"], cwd=stack_dir, env=tf_env).stdout)
-                shape.assert_core(aws, outputs, state, ENDPOINT)
+                shape.assert_core(aws, outputs, state, ENDPOINT, tracing=REHEARSED_SETTINGS["CHATBOT_TRACING"] == "true")
                 shape.assert_model(aws, ENDPOINT, INSTANCE_TYPE)
                 shape.assert_stream(aws, outputs, DOMAIN)
                 shape.assert_edge(aws, outputs, zone_id, DOMAIN, (stack_dir / "cdk.tf.json").read_text())
+                shape.assert_operations(aws, outputs, "ops@rehearsal.example")
             with timer.step("terraform plan: no change after apply"):
                 changes = plan_changes(stack_dir, tf_env)
                 show_changes(changes)
@@ -150,6 +177,9 @@ def main() -> int:
             moto.stop()
 
     log("\nDeploy rehearsal step durations:\n" + timer.summary())
+    log(f"left out of the rehearsal: {len(EMULATOR_GAPS)} resource types")
+    for kind, reason in EMULATOR_GAPS.items():
+        log(f"  {kind}: {reason}")
     log(f"emulator deviations allowed: {len(EMULATOR_DEVIATIONS)}")
     for kind, path, reason in EMULATOR_DEVIATIONS:
         log(f"  {kind} {path}: {reason}")

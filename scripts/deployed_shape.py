@@ -39,7 +39,7 @@ def state_resource(state: dict[str, Any], kind: str) -> dict[str, Any]:
     return found[0]
 
 
-def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[str, Any], endpoint_name: str) -> None:
+def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[str, Any], endpoint_name: str, tracing: bool) -> None:
     """The chat function, the REST API, logging, IAM, the site bucket and CloudFront."""
     apigw, lam, logs, iam, s3, cf = (aws(s) for s in ("apigateway", "lambda", "logs", "iam", "s3", "cloudfront"))
 
@@ -85,7 +85,8 @@ def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[
 
     lambda_policy = role_policy(iam, "lambda-chat-api-dev-role", "logs-and-model")
     actions = sorted(a for s in lambda_policy["Statement"] for a in s["Action"])
-    check(actions == ["logs:CreateLogStream", "logs:PutLogEvents", "sagemaker:InvokeEndpoint"], f"function role actions {actions}")
+    traced = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"] if tracing else []
+    check(actions == ["logs:CreateLogStream", "logs:PutLogEvents", "sagemaker:InvokeEndpoint", *traced], f"function role actions {actions}")
     model_resources = [r for s in lambda_policy["Statement"] if s["Action"] == ["sagemaker:InvokeEndpoint"] for r in s["Resource"]]
     check(model_resources == [f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{endpoint_name}"], "function role endpoint ARN")
     invoke = role_policy(iam, "api-role-chatbot-dev", "invoke-chat-function")
@@ -247,6 +248,39 @@ def assert_edge(aws: Callable[..., Any], outputs: dict[str, Any], zone_id: str, 
     check(outputs["WebUrl"]["value"] == f"https://{domain}/chat.html" and domain in outputs["CurlExample"]["value"], "outputs use the custom domain")
 
 
+def assert_operations(aws: Callable[..., Any], outputs: dict[str, Any], email: str) -> None:
+    """Alarms and their encrypted topics, the e-mail subscriptions, the dashboard, tracing."""
+    lam = aws("lambda")
+    for region, topic_name, expected in ((REGION, "chatbot-dev-alarms", 10), ("us-east-1", "chatbot-dev-edge-alarms", 2)):
+        sns, kms, cw = aws("sns", region), aws("kms", region), aws("cloudwatch", region)
+        topic_arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{topic_name}"))
+        attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
+        key = kms.describe_key(KeyId=attributes["KmsMasterKeyId"])["KeyMetadata"]
+        check(key["KeyManager"] == "CUSTOMER" and kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"], f"{topic_name} encrypted with a rotated customer-managed key")
+        key_policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+        check(any(st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for st in key_policy["Statement"]), f"CloudWatch may use {topic_name}'s key")
+        publishers = sorted(st["Principal"]["Service"] for st in json.loads(attributes["Policy"])["Statement"])
+        check(publishers == (["budgets.amazonaws.com", "cloudwatch.amazonaws.com"] if region == REGION else ["cloudwatch.amazonaws.com"]), f"only {publishers} publish to {topic_name}")
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+        check([(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", email)], f"{email} subscribed to {topic_name}")
+        alarms = [a for a in cw.describe_alarms(AlarmNamePrefix="chatbot-dev-")["MetricAlarms"]]
+        check(len(alarms) == expected and all(a["AlarmActions"] == [topic_arn] == a["OKActions"] for a in alarms), f"{expected} alarms in {region} notify {topic_name}")
+        check(all(a["TreatMissingData"] == "notBreaching" for a in alarms), f"alarms in {region} treat missing data as not breaching")
+    cw = aws("cloudwatch")
+    latency = cw.describe_alarms(AlarmNames=["chatbot-dev-model-latency-p90"])["MetricAlarms"][0]
+    dimensions = sorted((d["Name"], d["Value"]) for d in latency["Dimensions"])
+    check((latency.get("ExtendedStatistic"), latency["Threshold"], dimensions) == ("p90", 20_000_000, [("EndpointName", "falcon-chatbot-dev"), ("VariantName", "AllTraffic")]),
+          f"model latency alarm in microseconds on the deployed endpoint: {latency.get('ExtendedStatistic')}, {latency['Threshold']}, {dimensions}")
+    errors = cw.describe_alarms(AlarmNames=["chatbot-dev-stream-function-errors"])["MetricAlarms"][0]
+    check(errors["Dimensions"] == [{"Name": "FunctionName", "Value": "lambda-chat-stream-dev"}], "function alarms watch this stack's functions")
+    body = json.loads(cw.get_dashboard(DashboardName="chatbot-dev")["DashboardBody"])
+    titles = [w["properties"].get("title", "") for w in body["widgets"]]
+    check(len(body["widgets"]) == 9 and titles[-1] == "Latest function errors", f"dashboard widgets: {titles}")
+    check(outputs["DashboardUrl"]["value"].endswith("#dashboards/dashboard/chatbot-dev"), "dashboard URL output")
+    for name in ("lambda-chat-api-dev", "lambda-chat-stream-dev"):
+        check(lam.get_function(FunctionName=name)["Configuration"]["TracingConfig"]["Mode"] == "Active", f"{name} traced by X-Ray")
+
+
 def assert_nothing_left(aws: Callable[..., Any], zone_id: str) -> None:
     lam, apigw, iam, logs, s3, cf = (aws(s) for s in ("lambda", "apigateway", "iam", "logs", "s3", "cloudfront"))
     check(lam.list_functions()["Functions"] == [], "no Lambda function left")
@@ -269,5 +303,9 @@ def assert_nothing_left(aws: Callable[..., Any], zone_id: str) -> None:
     check(aws("wafv2", "us-east-1").list_web_acls(Scope="CLOUDFRONT")["WebACLs"] == [], "no web ACL left")
     check(aws("wafv2", "us-east-1").list_ip_sets(Scope="CLOUDFRONT")["IPSets"] == [], "no IP set left")
     check(aws("acm", "us-east-1").list_certificates()["CertificateSummaryList"] == [], "no certificate left")
+    for region in (REGION, "us-east-1"):
+        check(aws("cloudwatch", region).describe_alarms()["MetricAlarms"] == [], f"no alarm left in {region}")
+        check(aws("sns", region).list_topics()["Topics"] == [], f"no topic left in {region}")
+    check(aws("cloudwatch").list_dashboards()["DashboardEntries"] == [], "no dashboard left")
     left = [(r["Name"], r["Type"]) for r in aws("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"] if r["Type"] not in ("NS", "SOA")]
     check(left == [], f"no record left in the zone: {left}")

@@ -18,7 +18,9 @@ from tfharness import log, prepare_stack, run, synth, terraform_env
 # (label, CHATBOT_* settings) synthesized on top of cdktf.json; each becomes its own stacks.
 VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("project", {}),
-    ("model deployed", {"CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_MODEL_DEPLOY": "true"}),
+    ("everything on: model, tracing, alarm e-mail, budget", {
+        "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_MODEL_DEPLOY": "true", "CHATBOT_TRACING": "true",
+        "CHATBOT_ALARM_EMAIL": "ops@example.com", "CHATBOT_BUDGET_MONTHLY_USD": "1500"}),
     ("allow-lists and a custom domain with its certificate requested", {
         "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_ALLOWED_IP_RANGES": "203.0.113.0/24,2001:db8::/32",
         "CHATBOT_ALLOWED_COUNTRIES": "KR,US", "CHATBOT_DOMAIN_NAME": "chat.example.com", "CHATBOT_HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"}),

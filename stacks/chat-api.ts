@@ -56,6 +56,8 @@ export interface ChatApiOptions {
   readonly dataTrace?: boolean;
   /** Retention of the execution and access log groups. @default 1 */
   readonly logRetentionDays?: number;
+  /** X-Ray tracing of the stage. @default false */
+  readonly tracing?: boolean;
   /** POST /chat requires an API key (the one CloudFront sends). @default false */
   readonly apiKeyRequired?: boolean;
   /**
@@ -226,6 +228,7 @@ export class ChatApi extends Construct {
       stageName,
       deploymentId: deployment.id,
       description: `Chat API stage ${stageName}`,
+      xrayTracingEnabled: options.tracing ?? false,
       accessLogSettings: {
         destinationArn: this.accessLogGroup.arn,
         format: JSON.stringify({

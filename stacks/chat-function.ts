@@ -51,6 +51,8 @@ export interface ChatFunctionOptions {
   readonly memoryMb?: number;
   /** Retention of `/aws/lambda/<name>`. @default 1 */
   readonly logRetentionDays?: number;
+  /** X-Ray active tracing. @default false */
+  readonly tracing?: boolean;
 }
 
 const REST_DESCRIPTION = "Chat API: validates the request and calls the Falcon SageMaker endpoint";
@@ -116,6 +118,10 @@ export class ChatFunction extends Construct {
         Resource: [options.endpointArn],
       },
     ];
+    if (options.tracing) {
+      // The two calls Lambda's X-Ray integration makes; X-Ray has no resources to scope them to.
+      statements.push({ Sid: "SendTraces", Effect: "Allow", Action: ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], Resource: ["*"] });
+    }
     new IamRolePolicy(this, "role-policy", { name: "logs-and-model", role: this.role.id, policy: policyDocument(statements) });
 
     this.function = new LambdaFunction(this, "function", {
@@ -136,6 +142,7 @@ export class ChatFunction extends Construct {
         systemLogLevel: "WARN",
       },
       environment: { variables: { ...chatEnvironment(options.settings), ...options.environment } },
+      tracingConfig: options.tracing ? { mode: "Active" } : undefined,
       dependsOn: [this.logGroup],
     });
   }

@@ -59,6 +59,8 @@ export interface ChatStreamOptions {
   readonly memoryMb?: number;
   /** Retention of the function's and the stage's log groups. @default 1 */
   readonly logRetentionDays?: number;
+  /** X-Ray active tracing of the function (X-Ray does not trace WebSocket APIs themselves). @default false */
+  readonly tracing?: boolean;
   /** What INFO logging needs first: the account's API Gateway CloudWatch role, when this stack sets it. */
   readonly loggingDependsOn?: ITerraformDependable;
 }
@@ -127,6 +129,7 @@ export class ChatStream extends Construct {
       timeoutSeconds: options.timeoutSeconds,
       memoryMb: options.memoryMb,
       logRetentionDays: retentionInDays,
+      tracing: options.tracing,
     });
     const fn = this.streamFunction.function;
 

@@ -8,7 +8,9 @@ import { ChatFunction, ChatSettings } from "./chat-function";
 import { ChatStream, STREAM_STAGE } from "./chat-stream";
 import type { EnvironmentConfig } from "./config";
 import { JUMPSTART_MODELS } from "./model/jumpstart-catalogue";
-import { ModelEndpoint } from "./model/model-endpoint";
+import { ModelEndpoint, VARIANT_NAME } from "./model/model-endpoint";
+import { Operations } from "./operations/operations";
+import type { WatchedFunction } from "./operations/watched";
 import { FunctionPackage } from "./function-package";
 import { ApiRoute, SiteHosting } from "./site-hosting";
 import { CustomDomain } from "./edge/custom-domain";
@@ -63,6 +65,8 @@ export class ChatbotStack extends TerraformStack {
   public readonly firewall?: WebFirewall;
   /** The site's own name and certificate (`domainName`). */
   public readonly customDomain?: CustomDomain;
+  /** Alarms, their topics, the dashboard, saved queries and the budget. */
+  public readonly operations: Operations;
 
   constructor(scope: Construct, id: string, options: ChatbotStackOptions) {
     super(scope, id);
@@ -111,7 +115,7 @@ export class ChatbotStack extends TerraformStack {
       modelTokenLimits: { maxInputTokens: model.maxInputTokens, maxTotalTokens: model.maxTotalTokens },
       logPrompts: c.logPrompts,
     };
-    const functionDefaults = { runtime: c.lambdaRuntime, timeoutSeconds: c.lambdaTimeoutSeconds, memoryMb: c.lambdaMemoryMb, logRetentionDays: c.logRetentionDays };
+    const functionDefaults = { runtime: c.lambdaRuntime, timeoutSeconds: c.lambdaTimeoutSeconds, memoryMb: c.lambdaMemoryMb, logRetentionDays: c.logRetentionDays, tracing: c.tracing };
 
     const code = new FunctionPackage(this, "function-package", {
       sourceDir: options.lambdaDir ?? path.join(PROJECT_ROOT, "lambda-chat"),
@@ -140,6 +144,7 @@ export class ChatbotStack extends TerraformStack {
       logRetentionDays: c.logRetentionDays,
       manageAccount: c.manageApiGatewayAccount,
       apiKeyRequired: c.cloudFrontOnly,
+      tracing: c.tracing,
     });
 
     if (c.streaming) {
@@ -213,6 +218,38 @@ export class ChatbotStack extends TerraformStack {
     });
     this.customDomain?.aliasTo(this.site.distribution);
 
+    const functions: WatchedFunction[] = [
+      {
+        label: "chat",
+        functionName: this.chatFunction.function.functionName,
+        logGroupName: this.chatFunction.logGroup.name,
+        // API Gateway stops waiting at the integration timeout, before Lambda's own.
+        budgetMs: Math.min(c.integrationTimeoutMs, c.lambdaTimeoutSeconds * 1000),
+        raisesClientErrors: true,
+      },
+    ];
+    if (this.chatStream) {
+      const stream = this.chatStream.streamFunction;
+      functions.push({ label: "stream", functionName: stream.function.functionName, logGroupName: stream.logGroup.name, budgetMs: c.lambdaTimeoutSeconds * 1000, raisesClientErrors: false });
+    }
+    this.operations = new Operations(this, "operations", {
+      watched: {
+        environment: c.name,
+        region: c.region,
+        distributionId: this.site.distribution.id,
+        webAclName: this.firewall?.webAcl.name,
+        restApi: { name: this.chatApi.restApi.name, stage: this.chatApi.stage.stageName, integrationTimeoutMs: c.integrationTimeoutMs, accessLogGroupName: this.chatApi.accessLogGroup.name },
+        websocket: this.chatStream ? { apiId: this.chatStream.api.id, stage: this.chatStream.stage.name } : undefined,
+        functions,
+        model: this.modelEndpoint ? { endpointName: this.modelEndpoint.endpoint.name, variantName: VARIANT_NAME } : undefined,
+      },
+      partition,
+      accountId: account,
+      usEast1,
+      alarmEmail: c.alarmEmail,
+      budgetMonthlyUsd: c.budgetMonthlyUsd,
+    });
+
     // Output names follow the original sample's CfnOutputs, so scripts reading them keep working.
     const domain = c.domainName ?? this.site.distribution.domainName;
     new TerraformOutput(this, "distributionDomainName", { value: this.site.distribution.domainName, description: "The domain name of the Distribution" });
@@ -229,6 +266,7 @@ export class ChatbotStack extends TerraformStack {
     if (this.chatStream) {
       new TerraformOutput(this, "StreamUrl", { value: `wss://${domain}/${STREAM_STAGE}`, description: "WebSocket the page streams answers from" });
     }
+    new TerraformOutput(this, "DashboardUrl", { value: this.operations.dashboardUrl, description: "CloudWatch dashboard of this environment" });
     new TerraformOutput(this, "ModelEndpointName", {
       value: c.endpointName,
       description: c.modelDeploy ? "SageMaker endpoint created by this stack" : "Existing SageMaker endpoint the chat calls",

@@ -74,6 +74,15 @@ export class Checker {
     return [...new Set(value as string[])];
   }
 
+  /** An optional number from min to max. */
+  optionalNumber(key: SettingKey, min: number, max: number, what: string): number | undefined {
+    const value = this.raw(key);
+    if (value === undefined) return undefined;
+    if (typeof value === "number" && Number.isFinite(value) && value >= min && value <= max) return value;
+    this.fail(key, value, what);
+    return undefined;
+  }
+
   int(key: SettingKey, fallback: number, min: number, max: number): number {
     const value = this.raw(key) ?? fallback;
     if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;

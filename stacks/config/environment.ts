@@ -119,6 +119,12 @@ export interface EnvironmentConfig {
   readonly hostedZoneId?: string;
   /** An existing ACM certificate for `domainName`, in us-east-1 (CloudFront's region). */
   readonly certificateArn?: string;
+  /** E-mail address that receives alarms (and budget notifications); AWS asks it to confirm first. @default none: alarms go to the SNS topics only */
+  readonly alarmEmail?: string;
+  /** X-Ray active tracing of the functions and the REST stage (X-Ray does not trace WebSocket APIs). @default false */
+  readonly tracing: boolean;
+  /** Monthly cost budget in USD with actual and forecasted notifications. @default none: no budget */
+  readonly budgetMonthlyUsd?: number;
   /** State backend kind. @default "local" */
   readonly backend: BackendKind;
   /** S3 backend: bucket (required for "s3"). */
@@ -192,6 +198,7 @@ export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
   allowedCountries: [],
   cloudFrontOnly: true,
   dailyRequestQuota: 10_000,
+  tracing: false,
   backend: "local",
   tfcHostname: "app.terraform.io",
 };

@@ -167,6 +167,10 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
     streamThrottlingBurstLimit: check.int("streamThrottlingBurstLimit", DEFAULTS.streamThrottlingBurstLimit, 0, 5_000),
     maxAnswersPerConnection: check.int("maxAnswersPerConnection", DEFAULTS.maxAnswersPerConnection, 1, 10_000),
     ...resolveEdgeSettings(check),
+    // One address, the shape AWS accepts for an SNS e-mail subscription.
+    alarmEmail: check.optional("alarmEmail", /^[^\s@,;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/, "one e-mail address such as ops@example.com"),
+    tracing: check.bool("tracing", DEFAULTS.tracing),
+    budgetMonthlyUsd: check.optionalNumber("budgetMonthlyUsd", 0.01, 1_000_000_000, "a positive amount of US dollars (at most 1000000000)"),
     backend,
     stateBucket: check.optional("stateBucket", S3_BUCKET_NAME, "an S3 bucket name (3-63 lowercase letters, digits, dots or hyphens)"),
     stateKey: check.matches("stateKey", `chatbot/${name}/terraform.tfstate`, /^[^\s].{0,1023}$/, "a non-empty S3 key"),

@@ -1,0 +1,168 @@
+import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
+import { Construct } from "constructs";
+import { Metric, Watched, metrics } from "./watched";
+
+/** Options of {@link ChatDashboard}. */
+export interface ChatDashboardOptions {
+  /** Dashboard name, e.g. `chatbot-dev`. */
+  readonly name: string;
+  readonly watched: Watched;
+}
+
+/** One line of a graph: a metric, its statistic and label. */
+interface Line {
+  readonly metric: Metric;
+  readonly stat: string;
+  readonly label: string;
+}
+
+/** A CloudWatch dashboard widget, as the dashboard body JSON describes it. */
+export interface Widget {
+  readonly type: "metric" | "log" | "text";
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+  readonly properties: Record<string, unknown>;
+}
+
+const COLUMN_WIDTH = 6;
+const ROW_HEIGHT = 6;
+
+/**
+ * One dashboard per environment that reads the request path from left to right: the edge
+ * (CloudFront, WAF), the APIs, the functions, the model; one row per question (traffic,
+ * errors, latency, capacity), and the latest function errors at the bottom. Every metric
+ * is named by the resources' own attributes.
+ */
+export class ChatDashboard extends Construct {
+  public readonly dashboard: CloudwatchDashboard;
+  /** The widgets, for tests and the layout picture (scripts/render-dashboard.ts). */
+  public readonly widgets: readonly Widget[];
+
+  constructor(scope: Construct, id: string, options: ChatDashboardOptions) {
+    super(scope, id);
+    const w = options.watched;
+    const columns: { title: string; rows: Line[][]; rowTitles: string[] }[] = [];
+
+    const edgeTraffic: Line[] = [{ metric: metrics.cloudFront(w, "Requests"), stat: "Sum", label: "CloudFront requests" }];
+    if (w.webAclName) {
+      edgeTraffic.push(
+        { metric: metrics.waf(w, "AllowedRequests"), stat: "Sum", label: "WAF allowed" },
+        { metric: metrics.waf(w, "BlockedRequests"), stat: "Sum", label: "WAF blocked" },
+      );
+    }
+    columns.push({
+      title: "Edge",
+      rowTitles: ["CloudFront requests and WAF", "CloudFront error rates (%)"],
+      rows: [
+        edgeTraffic,
+        [
+          { metric: metrics.cloudFront(w, "4xxErrorRate"), stat: "Average", label: "4xx %" },
+          { metric: metrics.cloudFront(w, "5xxErrorRate"), stat: "Average", label: "5xx %" },
+        ],
+      ],
+    });
+
+    const apiTraffic: Line[] = [
+      { metric: metrics.restApi(w, "Count"), stat: "Sum", label: "POST /chat" },
+      { metric: metrics.restApi(w, "4XXError"), stat: "Sum", label: "4XX" },
+      { metric: metrics.restApi(w, "5XXError"), stat: "Sum", label: "5XX" },
+    ];
+    if (w.websocket) {
+      apiTraffic.push(
+        { metric: metrics.websocket(w, "ConnectCount"), stat: "Sum", label: "WebSocket connects" },
+        { metric: metrics.websocket(w, "MessageCount"), stat: "Sum", label: "WebSocket messages" },
+        { metric: metrics.websocket(w, "ExecutionError"), stat: "Sum", label: "WebSocket errors" },
+      );
+    }
+    columns.push({
+      title: "APIs",
+      rowTitles: ["Requests and errors", "POST /chat latency (ms)"],
+      rows: [apiTraffic, ["p50", "p90", "p99"].map((stat) => ({ metric: metrics.restApi(w, "Latency"), stat, label: stat }))],
+    });
+
+    columns.push({
+      title: "Functions",
+      rowTitles: ["Invocations and errors", "Duration p90 (ms) and concurrency"],
+      rows: [
+        w.functions.flatMap((fn) => [
+          { metric: metrics.lambda(w, fn, "Invocations"), stat: "Sum", label: `${fn.label} invocations` },
+          { metric: metrics.lambda(w, fn, "Errors"), stat: "Sum", label: `${fn.label} errors` },
+        ]),
+        w.functions.flatMap((fn) => [
+          { metric: metrics.lambda(w, fn, "Duration"), stat: "p90", label: `${fn.label} duration p90` },
+          { metric: metrics.lambda(w, fn, "ConcurrentExecutions"), stat: "Maximum", label: `${fn.label} concurrency` },
+        ]),
+      ],
+    });
+
+    if (w.model) {
+      columns.push({
+        title: "Model",
+        rowTitles: ["Invocations and instances", "Model latency (µs)"],
+        rows: [
+          [
+            { metric: metrics.model(w, "Invocations"), stat: "Sum", label: "invocations" },
+            { metric: metrics.model(w, "Invocation5XXErrors"), stat: "Sum", label: "5XX" },
+            // SageMaker publishes no instance count; invocations over invocations per instance is it.
+            { metric: metrics.model(w, "InvocationsPerInstance"), stat: "Sum", label: "invocations per instance" },
+          ],
+          ["p50", "p90"].map((stat) => ({ metric: metrics.model(w, "ModelLatency"), stat, label: stat })),
+        ],
+      });
+    }
+
+    const widgets: Widget[] = [];
+    columns.forEach((column, index) => {
+      column.rows.forEach((lines, row) =>
+        widgets.push(metricWidget(`${column.title}: ${column.rowTitles[row]}`, lines, index * COLUMN_WIDTH, row * ROW_HEIGHT, w.region, column.title === "Model" && row === 0)),
+      );
+    });
+    widgets.push({
+      type: "log",
+      x: 0,
+      y: 2 * ROW_HEIGHT,
+      width: 24,
+      height: ROW_HEIGHT,
+      properties: {
+        title: "Latest function errors",
+        region: w.region,
+        view: "table",
+        // A dashboard log widget names its log groups as SOURCE commands ahead of the query.
+        query: [
+          ...w.functions.map((fn) => `SOURCE '${fn.logGroupName}'`),
+          "fields @timestamp, @log, status, reason, requestId",
+          "filter level = 'ERROR' or status >= 500",
+          "sort @timestamp desc",
+          "limit 20",
+        ].join(" | "),
+      },
+    });
+    this.widgets = widgets;
+
+    this.dashboard = new CloudwatchDashboard(this, "dashboard", {
+      dashboardName: options.name,
+      // Plain JSON with Terraform references inside, so a plan shows the dashboard readably.
+      dashboardBody: JSON.stringify({ widgets }),
+    });
+  }
+}
+
+function metricWidget(title: string, lines: Line[], x: number, y: number, region: string, instances: boolean): Widget {
+  const metricsArray: unknown[][] = lines.map((line, i) => [
+    line.metric.namespace,
+    line.metric.name,
+    ...Object.entries(line.metric.dimensions).flat(),
+    { stat: line.stat, label: line.label, region: line.metric.region, id: `m${i}`, ...(instances && i === 2 ? { visible: false } : {}) },
+  ]);
+  if (instances) metricsArray.push([{ expression: "m0 / m2", label: "instances (invocations / per instance)", id: "instances" }]);
+  return {
+    type: "metric",
+    x,
+    y,
+    width: COLUMN_WIDTH,
+    height: ROW_HEIGHT,
+    properties: { title, region, view: "timeSeries", stacked: false, period: 300, metrics: metricsArray },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * What the operations constructs watch, named by the resources' own attributes (Terraform
+ * references), and the CloudWatch metrics each part of the request path publishes.
+ */
+
+/** One chat function. */
+export interface WatchedFunction {
+  /** Short label for titles, e.g. "chat" or "stream". */
+  readonly label: string;
+  readonly functionName: string;
+  readonly logGroupName: string;
+  /** How long it may run before its caller gives up, in ms (alarms warn at 80%). */
+  readonly budgetMs: number;
+  /** Whether its handler raises for client errors (the REST non-proxy integration's way of answering 4xx). */
+  readonly raisesClientErrors: boolean;
+}
+
+/** Everything on the request path, from the edge to the model. */
+export interface Watched {
+  /** Environment name, e.g. `dev` (prefix of alarm and dashboard names). */
+  readonly environment: string;
+  /** Region of the APIs, functions and model. */
+  readonly region: string;
+  readonly distributionId: string;
+  /** Name of the WAF web ACL, when there is one. */
+  readonly webAclName?: string;
+  readonly restApi: { readonly name: string; readonly stage: string; readonly integrationTimeoutMs: number; readonly accessLogGroupName: string };
+  readonly websocket?: { readonly apiId: string; readonly stage: string };
+  readonly functions: readonly WatchedFunction[];
+  readonly model?: { readonly endpointName: string; readonly variantName: string };
+}
+
+/** A CloudWatch metric: namespace, name and dimensions (in the order the console lists them). */
+export interface Metric {
+  readonly namespace: string;
+  readonly name: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  /** Region of the metric. CloudFront's and CLOUDFRONT-scope WAF's are in us-east-1. */
+  readonly region: string;
+}
+
+export const metrics = {
+  cloudFront: (w: Watched, name: string): Metric => ({ namespace: "AWS/CloudFront", name, dimensions: { DistributionId: w.distributionId, Region: "Global" }, region: "us-east-1" }),
+  waf: (w: Watched, name: string): Metric => ({ namespace: "AWS/WAFV2", name, dimensions: { WebACL: w.webAclName ?? "", Rule: "ALL" }, region: "us-east-1" }),
+  restApi: (w: Watched, name: string): Metric => ({ namespace: "AWS/ApiGateway", name, dimensions: { ApiName: w.restApi.name, Stage: w.restApi.stage }, region: w.region }),
+  websocket: (w: Watched, name: string): Metric => ({ namespace: "AWS/ApiGateway", name, dimensions: { ApiId: w.websocket?.apiId ?? "", Stage: w.websocket?.stage ?? "" }, region: w.region }),
+  lambda: (w: Watched, fn: WatchedFunction, name: string): Metric => ({ namespace: "AWS/Lambda", name, dimensions: { FunctionName: fn.functionName }, region: w.region }),
+  model: (w: Watched, name: string): Metric => ({
+    namespace: "AWS/SageMaker",
+    name,
+    dimensions: { EndpointName: w.model?.endpointName ?? "", VariantName: w.model?.variantName ?? "" },
+    region: w.region,
+  }),
+};
