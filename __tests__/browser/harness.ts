@@ -16,21 +16,11 @@ import {
 } from "playwright-core";
 import { startDevServer, type DevServer, type DevServerOptions } from "../../dev/server";
 import type { ChatBody, Frame } from "./page";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../../scripts/chromium";
 
 export * from "./page";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
-
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 export interface Harness {
   dev: DevServer;
@@ -58,7 +48,7 @@ export async function startHarness(dev: DevServerOptions = {}): Promise<Harness>
       ...dev,
       lambdaEnv: { MODEL_READ_TIMEOUT_SECONDS: String(MODEL_READ_TIMEOUT_SECONDS), ...dev.lambdaEnv },
     }),
-    chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS }),
+    chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS }),
   ]);
   return {
     dev: server,
