@@ -6,7 +6,7 @@ Run: `npm run test:deploy`. Steps (each timed):
      settings (provider and S3 backend endpoints), an S3 state backend, and every optional
      part the emulator can run switched on (REHEARSED_SETTINGS);
   3. create the state bucket, `terraform init` with the S3 backend (use_lockfile), `apply`;
-  4. read the deployment back with boto3 and check its shape (deployed_shape.py);
+  4. read the deployment back with boto3 and check its shape (deployed_shape.py, deployed_features.py);
   5. `plan -detailed-exitcode`: nothing may change except the emulator deviations
      listed in EMULATOR_DEVIATIONS (each with its reason);
   6. edit one site file, re-synthesize: the plan changes exactly that object;
@@ -27,6 +27,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import deployed_features as features
 import deployed_shape as shape
 from deployed_shape import REGION, STATE_BUCKET, check
 from emulator import Moto
@@ -142,10 +143,10 @@ def main() -> int:
                 outputs = json.loads(run(["terraform", "output", "-json"], cwd=stack_dir, env=tf_env).stdout)
                 state = json.loads(run(["terraform", "show", "-json"], cwd=stack_dir, env=tf_env).stdout)
                 shape.assert_core(aws, outputs, state, ENDPOINT, tracing=REHEARSED_SETTINGS["CHATBOT_TRACING"] == "true")
-                shape.assert_model(aws, ENDPOINT, INSTANCE_TYPE)
-                shape.assert_stream(aws, outputs, DOMAIN)
-                shape.assert_edge(aws, outputs, zone_id, DOMAIN, (stack_dir / "cdk.tf.json").read_text())
-                shape.assert_operations(aws, outputs, "ops@rehearsal.example")
+                features.assert_model(aws, ENDPOINT, INSTANCE_TYPE)
+                features.assert_stream(aws, outputs, DOMAIN)
+                features.assert_edge(aws, outputs, zone_id, DOMAIN, (stack_dir / "cdk.tf.json").read_text())
+                features.assert_operations(aws, outputs, "ops@rehearsal.example")
             with timer.step("terraform plan: no change after apply"):
                 changes = plan_changes(stack_dir, tf_env)
                 show_changes(changes)

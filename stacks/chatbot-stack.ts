@@ -7,16 +7,16 @@ import { ChatApi } from "./chat-api";
 import { ChatFunction, ChatSettings } from "./chat-function";
 import { ChatStream, STREAM_STAGE } from "./chat-stream";
 import type { EnvironmentConfig } from "./config";
+import { CustomDomain } from "./edge/custom-domain";
+import { API_KEY_HEADER, OriginKey } from "./edge/origin-key";
+import { WebFirewall } from "./edge/web-firewall";
+import { FunctionPackage } from "./function-package";
 import { JUMPSTART_MODELS } from "./model/jumpstart-catalogue";
 import { ModelEndpoint, VARIANT_NAME } from "./model/model-endpoint";
 import { Operations } from "./operations/operations";
 import type { WatchedFunction } from "./operations/watched";
-import { FunctionPackage } from "./function-package";
-import { ApiRoute, SiteHosting } from "./site-hosting";
-import { CustomDomain } from "./edge/custom-domain";
-import { API_KEY_HEADER, OriginKey } from "./edge/origin-key";
-import { WebFirewall } from "./edge/web-firewall";
 import { createProviders } from "./providers";
+import { ApiRoute, SiteHosting } from "./site-hosting";
 import { StateBackend } from "./state-backend";
 
 /** Project root: `lambda-chat/` and `site/` are found from here, whatever the working directory. */
