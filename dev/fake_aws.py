@@ -23,9 +23,11 @@ makes the next call fail.
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
+
+from loopback_server import LoopbackServer, OwnedServer
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Invocation:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    server: "_Server"
+    server: OwnedServer
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -69,43 +71,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(reply)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    owner: "_StandIn"
+class _StandIn(LoopbackServer):
+    """An AWS API stand-in on 127.0.0.1."""
 
-
-class _StandIn:
-    """An HTTP server on 127.0.0.1 served from a background thread."""
+    handler = _Handler
 
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the stand-in is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "_StandIn":
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.owner = self
-        threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def answer(self, path: str, headers: Any, body: bytes) -> tuple[int, str | None, bytes]:
         raise NotImplementedError

@@ -88,10 +88,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
 
 import fake_tgi
+from loopback_server import LoopbackServer, OwnedServer
 from fake_eventstream import Splitter, payload_part, stream_exception
 
 HTML_SNIPPET = "<script>alert(1)</script><b>bold</b>"
@@ -227,10 +228,10 @@ def reply_text(message: str, earlier: int, behaviour: Behaviour) -> str:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as with the real service
     disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (~40 ms)
-    server: "_Server"
+    server: OwnedServer
 
     def log_message(self, format: str, *args: Any) -> None:
-        if self.server.fake.verbose:
+        if self.server.owner.verbose:
             sys.stderr.write("%s %s\n" % (self.address_string(), format % args))
 
     def do_POST(self) -> None:
@@ -240,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         record = ReceivedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
                                  body, match.group(1) if match else None,
                                  stream=bool(match and match.group(2).endswith("stream")))
-        fake = self.server.fake
+        fake = self.server.owner
         fake._record(record)
         try:
             self._answer(record, match, started)
@@ -250,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
             record.finished.set()
 
     def _answer(self, record: ReceivedRequest, match: re.Match[str] | None, started: float) -> None:
-        fake = self.server.fake
+        fake = self.server.owner
         if not match:
             self._send_error(record, started, 404, "UnknownOperationException", "no such path")
             return
@@ -344,7 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, record: ReceivedRequest, behaviour: Behaviour, text: str,
                 max_new_tokens: int | None, prompt: str, too_long: str | None) -> None:
-        fake = self.server.fake
+        fake = self.server.owner
         record.status = 200
         splitter = Splitter(behaviour.part_bytes, seed=len(record.body))
         try:
@@ -379,14 +380,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    fake: "FakeSageMaker"
-
-
-class FakeSageMaker:
+class FakeSageMaker(LoopbackServer):
     """The fake on 127.0.0.1, served from a background thread."""
+
+    handler = _Handler
+    url = LoopbackServer.base_url  # http://127.0.0.1:PORT, what AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME takes
 
     def __init__(self, port: int = 0, delay_ms: int = 0, host: str = "127.0.0.1",
                  verbose: bool = False, keep_requests: int | None = None,
@@ -395,6 +393,7 @@ class FakeSageMaker:
                  tokens_per_second: float = 30) -> None:
         if endpoint_state not in ENDPOINT_STATES:
             raise ValueError(f"endpoint_state must be one of {ENDPOINT_STATES}")
+        super().__init__(host, port)
         self.default = Behaviour(delay_ms=delay_ms)
         self.requests: list[ReceivedRequest] = []
         self.keep_requests = keep_requests  # None keeps every request
@@ -406,36 +405,6 @@ class FakeSageMaker:
         self.tokens_per_second = tokens_per_second
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
-        self._address = (host, port)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the fake is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeSageMaker":
-        self._server = _Server(self._address, _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-sagemaker",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "FakeSageMaker":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def queue(self, *behaviours: Behaviour) -> None:
         """The behaviours of the next requests, in order; markers in a prompt still apply."""
