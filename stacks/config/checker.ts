@@ -119,8 +119,7 @@ export class Checker {
       }
     }
     const merged = { ...DEFAULT_GENERATION, ...value } as Record<keyof GenerationParameters, unknown>;
-    const bad = (field: keyof GenerationParameters, allowed: string) =>
-      this.problems.push(`generation.${field} = ${JSON.stringify(merged[field])} (from ${source}) is invalid; allowed: ${allowed}`);
+    const bad = (field: keyof GenerationParameters, allowed: string) => this.failGeneration(field, merged[field], allowed);
     const num = (v: unknown, min: number, max: number, exclusive = false) =>
       typeof v === "number" && Number.isFinite(v) && (exclusive ? v > min && v < max : v >= min && v <= max);
     if (!(num(merged.maxNewTokens, 1, 8192) && Number.isInteger(merged.maxNewTokens))) bad("maxNewTokens", "a whole number from 1 to 8192");

@@ -48,8 +48,7 @@ export function resolveEdgeSettings(check: Checker): EdgeSettings {
   const waf = check.bool("waf", DEFAULTS.waf);
   const allowedIpRanges = check.list("allowedIpRanges", (cidr) => ipFamily(cidr) !== undefined, "IPv4 or IPv6 CIDR ranges such as 203.0.113.0/24 or 2001:db8::/32 (prefix /1 or longer)");
   const allowedCountries = check.list("allowedCountries", (code) => COUNTRY_CODES.includes(code), "ISO 3166 alpha-2 country codes in capitals, such as KR, US, DE");
-  for (const key of ["allowedIpRanges", "allowedCountries"] as const) {
-    const value = key === "allowedIpRanges" ? allowedIpRanges : allowedCountries;
+  for (const [key, value] of [["allowedIpRanges", allowedIpRanges], ["allowedCountries", allowedCountries]] as const) {
     if (!waf && value.length > 0) check.fail(key, value, "empty when waf is false (the WAF enforces it)");
   }
   const domainName = check.optional("domainName", DOMAIN_NAME, "a lower-case host name such as chat.example.com");
