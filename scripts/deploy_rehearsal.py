@@ -75,19 +75,16 @@ EMULATOR_DEVIATIONS: list[tuple[str, str, str]] = [
 ]
 
 
-def leave_out(tf_json: Path, gaps: dict[str, str]) -> None:
-    """Removes the resource types the emulator cannot apply, saying why; nothing may refer to them."""
+def leave_out(tf_json: Path, gaps: dict[str, str]) -> dict[str, int]:
+    """Removes the resource types the emulator cannot apply; returns how many of each went. Nothing may refer to them."""
     doc = json.loads(tf_json.read_text())
-    for kind, reason in gaps.items():
-        removed = doc["resource"].pop(kind, {})
-        if removed and not getattr(leave_out, "said", False):
-            log(f"    left out of the rehearsal: {len(removed)} {kind} ({reason})")
-    leave_out.said = True  # type: ignore[attr-defined]
+    removed = {kind: len(doc["resource"].pop(kind, {})) for kind in gaps}
     text = json.dumps(doc, indent=2)
     dangling = [kind for kind in gaps if f"{kind}." in text]
     if dangling:
         raise SystemExit(f"resources left out of the rehearsal are still referred to: {dangling}")
     tf_json.write_text(text)
+    return removed
 
 
 def show_changes(changes: dict[str, dict]) -> None:
@@ -122,13 +119,14 @@ def main() -> int:
             out = work / "cdktf.out"
             stack_dir = work / "tf" / STACK
 
-            def resynth(extra: dict[str, str] | None = None) -> None:
+            def resynth(extra: dict[str, str] | None = None) -> dict[str, int]:
                 synth(out, {**stack_env, **(extra or {})}, project)
                 prepare_stack(out / "stacks" / STACK, stack_dir, keep_init=True)
-                leave_out(stack_dir / "cdk.tf.json", EMULATOR_GAPS)
+                return leave_out(stack_dir / "cdk.tf.json", EMULATOR_GAPS)
 
             with timer.step("synthesize (emulator settings, S3 backend)"):
-                resynth()
+                for kind, count in resynth().items():
+                    log(f"    left out of the rehearsal: {count} {kind} ({EMULATOR_GAPS[kind]})")
             with timer.step("create the state bucket"):
                 aws("s3").create_bucket(Bucket=STATE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
             with timer.step("terraform init (S3 backend on the emulator)"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from deployed_shape import ACCOUNT, REGION, check, role_policy
+from deployed_shape import ACCOUNT, REGION, check, deployed_distribution, role_policy
 
 
 def assert_model(aws: Callable[[str], Any], endpoint_name: str, instance_type: str) -> None:
@@ -72,8 +72,7 @@ def assert_stream(aws: Callable[[str], Any], outputs: dict[str, Any], custom_dom
     check(statements["InvokeItselfAsynchronously"]["Resource"] == [fn["FunctionArn"]], "the function may invoke only itself")
     invoke_config = lam.get_function_event_invoke_config(FunctionName="lambda-chat-stream-dev")
     check(invoke_config["MaximumRetryAttempts"] == 0 and invoke_config["MaximumEventAgeInSeconds"] == 60, "streaming runs are never retried")
-    distribution_id = next(d["Id"] for d in cf.list_distributions()["DistributionList"]["Items"] if d["DomainName"] == outputs["distributionDomainName"]["value"])
-    config = cf.get_distribution(Id=distribution_id)["Distribution"]["DistributionConfig"]
+    config = deployed_distribution(cf, outputs)["DistributionConfig"]
     origin = next(o for o in config["Origins"]["Items"] if o["Id"] == "chat-stream")
     check(origin["DomainName"] == f"{api['ApiId']}.execute-api.{REGION}.amazonaws.com" and not origin.get("OriginPath"), "/stream origin: the WebSocket API, no origin path")
     behaviour = next(b for b in config["CacheBehaviors"]["Items"] if b["PathPattern"] == "/stream")
@@ -93,8 +92,7 @@ def assert_edge(aws: Callable[..., Any], outputs: dict[str, Any], zone_id: str, 
     rate = next(r for r in acl["Rules"] if r["Name"] == "chat-rate-limit")
     check(rate["Statement"]["RateBasedStatement"]["Limit"] == 100 and rate["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429, "rate rule: 100 per 5 minutes, then 429")
     check(json.loads(acl["CustomResponseBodies"]["too-many-requests"]["Content"]).keys() == {"message"}, "the 429 body is {message}")
-    distribution_id = next(d["Id"] for d in cf.list_distributions()["DistributionList"]["Items"] if d["DomainName"] == outputs["distributionDomainName"]["value"])
-    config = cf.get_distribution(Id=distribution_id)["Distribution"]["DistributionConfig"]
+    config = deployed_distribution(cf, outputs)["DistributionConfig"]
     check(config["WebACLId"] == acl["ARN"], "the distribution carries the web ACL")
 
     key = next(k for k in apigw.get_api_keys(includeValues=True)["items"] if k["name"] == "chatbot-dev-cloudfront")

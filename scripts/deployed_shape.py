@@ -31,6 +31,13 @@ def role_policy(iam: Any, role: str, name: str) -> dict[str, Any]:
     return json.loads(document) if isinstance(document, str) else document
 
 
+def deployed_distribution(cf: Any, outputs: dict[str, Any]) -> dict[str, Any]:
+    """The stack's CloudFront distribution (GetDistribution's `Distribution`), found by its output domain."""
+    domain = outputs["distributionDomainName"]["value"]
+    distribution_id = next(d["Id"] for d in cf.list_distributions()["DistributionList"]["Items"] if d["DomainName"] == domain)
+    return cf.get_distribution(Id=distribution_id)["Distribution"]
+
+
 def state_resource(state: dict[str, Any], kind: str) -> dict[str, Any]:
     """Attribute values of the single resource of a type in `terraform show -json` output."""
     found = [r["values"] for r in state["values"]["root_module"]["resources"] if r["type"] == kind and r["mode"] == "managed"]
@@ -100,8 +107,7 @@ def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[
     check(s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced", "bucket ownership")
     bucket_policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     sids = {s["Sid"]: s for s in bucket_policy["Statement"]}
-    distribution_id = next(d["Id"] for d in cf.list_distributions()["DistributionList"]["Items"] if d["DomainName"] == outputs["distributionDomainName"]["value"])
-    distribution = cf.get_distribution(Id=distribution_id)["Distribution"]
+    distribution = deployed_distribution(cf, outputs)
     check(sids["AllowThisDistributionToRead"]["Condition"]["StringEquals"]["AWS:SourceArn"] == distribution["ARN"], "bucket policy names the distribution")
     check(sids["DenyInsecureTransport"]["Effect"] == "Deny", "bucket policy denies non-TLS")
     site_files = sorted(p.relative_to(ROOT / "site").as_posix() for p in (ROOT / "site").rglob("*") if p.is_file())
