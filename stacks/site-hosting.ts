@@ -79,7 +79,7 @@ const ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 
 /**
  * The static chat page: a private, encrypted S3 bucket readable only by one
- * CloudFront distribution, which also forwards the chat path to the API.
+ * CloudFront distribution, which also forwards the chat paths to their APIs.
  */
 export class SiteHosting extends Construct {
   public readonly bucket: S3Bucket;

@@ -127,11 +127,12 @@ export class ChatAlarms extends Construct {
     }
 
     this.alarms = specs.map((spec) => {
-      const usEast1 = spec.metric.region === "us-east-1" && w.region !== "us-east-1";
-      const topic = spec.metric.region === "us-east-1" ? options.usEast1TopicArn : options.topicArn;
+      const inUsEast1 = spec.metric.region === "us-east-1";
+      const topic = inUsEast1 ? options.usEast1TopicArn : options.topicArn;
       const percentile = /^p\d+(\.\d+)?$/.test(spec.statistic);
       return new CloudwatchMetricAlarm(this, spec.id, {
-        provider: usEast1 ? options.usEast1 : undefined,
+        // The stack's own provider when its region is us-east-1 anyway.
+        provider: inUsEast1 && w.region !== "us-east-1" ? options.usEast1 : undefined,
         alarmName: `chatbot-${w.environment}-${spec.id}`,
         alarmDescription: spec.description,
         namespace: spec.metric.namespace,

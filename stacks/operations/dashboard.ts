@@ -9,11 +9,26 @@ export interface ChatDashboardOptions {
   readonly watched: Watched;
 }
 
-/** One line of a graph: a metric, its statistic and label. */
+/** One line of a graph: a metric, its statistic and label; a hidden one only feeds an expression. */
 interface Line {
   readonly metric: Metric;
   readonly stat: string;
   readonly label: string;
+  readonly hidden?: boolean;
+}
+
+/** A metric math line over a graph's lines, which are named m0, m1, ... in order. */
+interface Expression {
+  readonly expression: string;
+  readonly label: string;
+  readonly id: string;
+}
+
+/** One graph of a column. */
+interface Graph {
+  readonly title: string;
+  readonly lines: readonly Line[];
+  readonly expressions?: readonly Expression[];
 }
 
 /** A CloudWatch dashboard widget, as the dashboard body JSON describes it. */
@@ -43,7 +58,7 @@ export class ChatDashboard extends Construct {
   constructor(scope: Construct, id: string, options: ChatDashboardOptions) {
     super(scope, id);
     const w = options.watched;
-    const columns: { title: string; rows: Line[][]; rowTitles: string[] }[] = [];
+    const columns: { title: string; graphs: Graph[] }[] = [];
 
     const edgeTraffic: Line[] = [{ metric: metrics.cloudFront(w, "Requests"), stat: "Sum", label: "CloudFront requests" }];
     if (w.webAclName) {
@@ -54,13 +69,15 @@ export class ChatDashboard extends Construct {
     }
     columns.push({
       title: "Edge",
-      rowTitles: ["CloudFront requests and WAF", "CloudFront error rates (%)"],
-      rows: [
-        edgeTraffic,
-        [
-          { metric: metrics.cloudFront(w, "4xxErrorRate"), stat: "Average", label: "4xx %" },
-          { metric: metrics.cloudFront(w, "5xxErrorRate"), stat: "Average", label: "5xx %" },
-        ],
+      graphs: [
+        { title: "CloudFront requests and WAF", lines: edgeTraffic },
+        {
+          title: "CloudFront error rates (%)",
+          lines: [
+            { metric: metrics.cloudFront(w, "4xxErrorRate"), stat: "Average", label: "4xx %" },
+            { metric: metrics.cloudFront(w, "5xxErrorRate"), stat: "Average", label: "5xx %" },
+          ],
+        },
       ],
     });
 
@@ -78,46 +95,54 @@ export class ChatDashboard extends Construct {
     }
     columns.push({
       title: "APIs",
-      rowTitles: ["Requests and errors", "POST /chat latency (ms)"],
-      rows: [apiTraffic, ["p50", "p90", "p99"].map((stat) => ({ metric: metrics.restApi(w, "Latency"), stat, label: stat }))],
+      graphs: [
+        { title: "Requests and errors", lines: apiTraffic },
+        { title: "POST /chat latency (ms)", lines: ["p50", "p90", "p99"].map((stat) => ({ metric: metrics.restApi(w, "Latency"), stat, label: stat })) },
+      ],
     });
 
     columns.push({
       title: "Functions",
-      rowTitles: ["Invocations and errors", "Duration p90 (ms) and concurrency"],
-      rows: [
-        w.functions.flatMap((fn) => [
-          { metric: metrics.lambda(w, fn, "Invocations"), stat: "Sum", label: `${fn.label} invocations` },
-          { metric: metrics.lambda(w, fn, "Errors"), stat: "Sum", label: `${fn.label} errors` },
-        ]),
-        w.functions.flatMap((fn) => [
-          { metric: metrics.lambda(w, fn, "Duration"), stat: "p90", label: `${fn.label} duration p90` },
-          { metric: metrics.lambda(w, fn, "ConcurrentExecutions"), stat: "Maximum", label: `${fn.label} concurrency` },
-        ]),
+      graphs: [
+        {
+          title: "Invocations and errors",
+          lines: w.functions.flatMap((fn) => [
+            { metric: metrics.lambda(w, fn, "Invocations"), stat: "Sum", label: `${fn.label} invocations` },
+            { metric: metrics.lambda(w, fn, "Errors"), stat: "Sum", label: `${fn.label} errors` },
+          ]),
+        },
+        {
+          title: "Duration p90 (ms) and concurrency",
+          lines: w.functions.flatMap((fn) => [
+            { metric: metrics.lambda(w, fn, "Duration"), stat: "p90", label: `${fn.label} duration p90` },
+            { metric: metrics.lambda(w, fn, "ConcurrentExecutions"), stat: "Maximum", label: `${fn.label} concurrency` },
+          ]),
+        },
       ],
     });
 
     if (w.model) {
       columns.push({
         title: "Model",
-        rowTitles: ["Invocations and instances", "Model latency (µs)"],
-        rows: [
-          [
-            { metric: metrics.model(w, "Invocations"), stat: "Sum", label: "invocations" },
-            { metric: metrics.model(w, "Invocation5XXErrors"), stat: "Sum", label: "5XX" },
+        graphs: [
+          {
+            title: "Invocations and instances",
+            lines: [
+              { metric: metrics.model(w, "Invocations"), stat: "Sum", label: "invocations" },
+              { metric: metrics.model(w, "Invocation5XXErrors"), stat: "Sum", label: "5XX" },
+              { metric: metrics.model(w, "InvocationsPerInstance"), stat: "Sum", label: "invocations per instance", hidden: true },
+            ],
             // SageMaker publishes no instance count; invocations over invocations per instance is it.
-            { metric: metrics.model(w, "InvocationsPerInstance"), stat: "Sum", label: "invocations per instance" },
-          ],
-          ["p50", "p90"].map((stat) => ({ metric: metrics.model(w, "ModelLatency"), stat, label: stat })),
+            expressions: [{ expression: "m0 / m2", label: "instances (invocations / per instance)", id: "instances" }],
+          },
+          { title: "Model latency (µs)", lines: ["p50", "p90"].map((stat) => ({ metric: metrics.model(w, "ModelLatency"), stat, label: stat })) },
         ],
       });
     }
 
     const widgets: Widget[] = [];
     columns.forEach((column, index) => {
-      column.rows.forEach((lines, row) =>
-        widgets.push(metricWidget(`${column.title}: ${column.rowTitles[row]}`, lines, index * COLUMN_WIDTH, row * ROW_HEIGHT, w.region, column.title === "Model" && row === 0)),
-      );
+      column.graphs.forEach((graph, row) => widgets.push(metricWidget(`${column.title}: ${graph.title}`, graph, index * COLUMN_WIDTH, row * ROW_HEIGHT, w.region)));
     });
     widgets.push({
       type: "log",
@@ -149,14 +174,14 @@ export class ChatDashboard extends Construct {
   }
 }
 
-function metricWidget(title: string, lines: Line[], x: number, y: number, region: string, instances: boolean): Widget {
-  const metricsArray: unknown[][] = lines.map((line, i) => [
+function metricWidget(title: string, graph: Graph, x: number, y: number, region: string): Widget {
+  const metricsArray: unknown[][] = graph.lines.map((line, i) => [
     line.metric.namespace,
     line.metric.name,
     ...Object.entries(line.metric.dimensions).flat(),
-    { stat: line.stat, label: line.label, region: line.metric.region, id: `m${i}`, ...(instances && i === 2 ? { visible: false } : {}) },
+    { stat: line.stat, label: line.label, region: line.metric.region, id: `m${i}`, ...(line.hidden ? { visible: false } : {}) },
   ]);
-  if (instances) metricsArray.push([{ expression: "m0 / m2", label: "instances (invocations / per instance)", id: "instances" }]);
+  for (const expression of graph.expressions ?? []) metricsArray.push([{ ...expression }]);
   return {
     type: "metric",
     x,
