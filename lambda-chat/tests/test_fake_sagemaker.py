@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from botocore.eventstream import EventStreamBuffer
 
+import fake_behaviour
 import fake_sagemaker
 import fake_tgi
 from fake_sagemaker import Behaviour, FakeSageMaker
@@ -83,12 +84,12 @@ def test_malformed_empty_html_and_stop_markers(model):
     assert "<|endoftext|>User:" in generated_text(post(model, "[[stop]]")[2])
 
 
-def test_every_marker_is_documented_in_the_module_docstring():
-    documented = set(re.findall(r"\[\[[a-z]+(?::[A-Z0-9]+)?\]\]", fake_sagemaker.__doc__ or ""))
+def test_every_marker_is_documented_in_the_behaviour_docstring():
+    documented = set(re.findall(r"\[\[[a-z]+(?::[A-Z0-9]+)?\]\]", fake_behaviour.__doc__ or ""))
     assert {"[[fail:429]]", "[[fail:424]]", "[[fail:500]]", "[[slow:MS]]", "[[malformed]]",
             "[[empty]]", "[[html]]", "[[stop]]", "[[notfound]]", "[[creating]]", "[[long:N]]",
             "[[midfail]]", "[[streamfail]]", "[[tgierror]]", "[[stall:MS]]", "[[split:N]]"} <= documented
-    recognised = set(re.findall(r"[a-z]{2,}", fake_sagemaker._MARKER.pattern))
+    recognised = set(re.findall(r"[a-z]{2,}", fake_behaviour.MARKER.pattern))
     assert recognised == {m[2:].split(":")[0].rstrip("]") for m in documented}
 
 
