@@ -1,5 +1,4 @@
-import * as crypto from "crypto";
-import { ApiGatewayAccount } from "@cdktf/provider-aws/lib/api-gateway-account";
+import type { ApiGatewayAccount } from "@cdktf/provider-aws/lib/api-gateway-account";
 import { ApiGatewayDeployment } from "@cdktf/provider-aws/lib/api-gateway-deployment";
 import { ApiGatewayGatewayResponse } from "@cdktf/provider-aws/lib/api-gateway-gateway-response";
 import { ApiGatewayIntegration } from "@cdktf/provider-aws/lib/api-gateway-integration";
@@ -15,10 +14,9 @@ import { ApiGatewayStage } from "@cdktf/provider-aws/lib/api-gateway-stage";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
-import { Fn, ITerraformDependable, Lazy, TerraformResource } from "cdktf";
+import { Fn, ITerraformDependable, TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import {
   CHAT_ERRORS,
@@ -28,6 +26,8 @@ import {
   chatRequestSchema,
   errorResponseTemplate,
 } from "./chat-contract";
+import { apiGatewayCloudwatchAccount } from "./api-gateway-account";
+import { configurationHash } from "./configuration-hash";
 import { policyDocument, servicePrincipalTrust } from "./iam";
 
 /** Options of {@link ChatApi}. */
@@ -219,7 +219,7 @@ export class ChatApi extends Construct {
 
     const stageDependencies: ITerraformDependable[] = [this.executionLogGroup];
     if (options.manageAccount ?? true) {
-      this.account = this.manageAccount(options.apiName, options.partition);
+      this.account = apiGatewayCloudwatchAccount(this, options.apiName, options.partition);
       stageDependencies.push(this.account);
     }
 
@@ -280,43 +280,4 @@ export class ChatApi extends Construct {
       schema: JSON.stringify(schema),
     });
   }
-
-  /**
-   * The account-level role API Gateway writes CloudWatch logs with. Without it, a
-   * stage with INFO logging fails to deploy on a fresh account.
-   */
-  private manageAccount(apiName: string, partition: string): ApiGatewayAccount {
-    const role = new IamRole(this, "cloudwatch-role", {
-      name: `${apiName}-cloudwatch`,
-      description: "Account-level role API Gateway uses to write execution and access logs",
-      assumeRolePolicy: servicePrincipalTrust("apigateway.amazonaws.com"),
-    });
-    const attachment = new IamRolePolicyAttachment(this, "cloudwatch-role-policy", {
-      role: role.name,
-      policyArn: `arn:${partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs`,
-    });
-    return new ApiGatewayAccount(this, "account", {
-      cloudwatchRoleArn: role.arn,
-      dependsOn: [attachment],
-    });
-  }
-}
-
-/**
- * SHA-1 over the arguments these resources are synthesized with (Terraform references
- * stay as their `${...}` text), computed at synth time: it changes exactly when this
- * code or its configuration changes one of them.
- */
-function configurationHash(resources: TerraformResource[]): string {
-  return Lazy.stringValue({
-    produce: (context) => {
-      const config = resources.map((r) => {
-        const { "//": _metadata, depends_on: _dependsOn, ...args } = Object.values(
-          Object.values(r.toTerraform().resource as Record<string, Record<string, Record<string, unknown>>>)[0],
-        )[0];
-        return [r.terraformResourceType, args];
-      });
-      return crypto.createHash("sha1").update(JSON.stringify(context.resolve(config))).digest("hex");
-    },
-  });
 }
