@@ -2,8 +2,9 @@
 
 Every frame is JSON carrying the answer's `id` (when one was readable):
 `{"type": "token", "text"}`, `{"type": "done", "msg", ...timings}` or
-`{"type": "error", "status", "message"}` (docs/streaming.md). Token text is cut so each
-frame stays well under API Gateway's 32 KB frame limit.
+`{"type": "error", "status", "message"}` (docs/streaming.md). Every frame stays under API
+Gateway's 32 KB frame limit: token text is cut into pieces, and a `done` whose whole
+answer would not fit leaves `msg` out and says `msg_omitted` (the tokens carried it all).
 
 One `apigatewaymanagementapi` client per process (created on first use, for
 CONNECTIONS_ENDPOINT, the API's own https://<api-id>.execute-api.<region>.amazonaws.com/<stage>).
@@ -74,19 +75,24 @@ class FramePoster:
             self._post({"type": "token", "text": piece})
 
     def done(self, fields: dict[str, Any]) -> None:
-        self._post({"type": "done", **fields})
+        frame = {"type": "done", **fields}
+        if len(encode(self._with_id(frame))) > FRAME_LIMIT_BYTES:
+            # An answer this long cannot travel in one frame; the token frames carried all
+            # of it, so `done` says so instead of failing the post (docs/streaming.md).
+            frame = {key: value for key, value in frame.items() if key != "msg"}
+            frame["msg_omitted"] = True
+        self._post(frame)
 
     def error(self, error: ChatError) -> None:
         self._post({"type": "error", "status": error.status, "message": error.message})
 
+    def _with_id(self, frame: dict[str, Any]) -> dict[str, Any]:
+        if self.answer_id is None:
+            return frame
+        return {"type": frame["type"], "id": self.answer_id, **frame}
+
     def _post(self, frame: dict[str, Any]) -> None:
-        if self.answer_id is not None:
-            frame = {"type": frame["type"], "id": self.answer_id, **frame}
-        data = encode(frame)
-        if len(data) > FRAME_LIMIT_BYTES:  # only a `done` with a very long msg can be
-            log.warning("frame over the WebSocket frame size", extra={
-                "requestId": self.request_id, "connectionId": self.connection_id,
-                "type": frame["type"], "bytes": len(data)})
+        data = encode(self._with_id(frame))
         try:
             client = management_client(self.endpoint_url)
         except Exception as error:  # e.g. a malformed endpoint URL

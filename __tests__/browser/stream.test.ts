@@ -235,6 +235,31 @@ it("never shows a frame of an earlier answer inside a new one", async () => {
   expect(await botBubble(s.page, 0).innerText()).not.toContain("STALE");
 });
 
+it("an answer too long for one frame (done without msg) is the streamed text, kept as history", async () => {
+  // The server leaves msg out of done when the whole answer would pass 32 KB
+  // (docs/streaming.md); the page must then use the token texts it already has.
+  const s = await open({
+    routeStream: (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((message) => {
+        const frame: Frame = JSON.parse(message.toString());
+        if (frame.type !== "done") return ws.send(message);
+        const { msg: _msg, ...rest } = frame;
+        ws.send(JSON.stringify({ ...rest, msg_omitted: true }));
+      });
+    },
+  });
+  const reply = await ask(s.page, "Tell me a story [[long:20]]");
+  const tokens = s.received.filter((f) => f.type === "token").map((f) => f.text).join("");
+  expect(reply).toBe(tokens);
+  expect(reply).toContain("Echo: Tell me a story");
+  await ask(s.page, "And then?");
+  expect(s.chatBodies[1].history).toEqual([
+    { role: "user", content: "Tell me a story [[long:20]]" },
+    { role: "assistant", content: tokens },
+  ]);
+});
+
 it("announces each finished answer once to screen readers, never the growing text", async () => {
   const s = await open();
   await s.page.evaluate(() => {
