@@ -176,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
                                              fake.max_total_tokens)
         text = reply_text(message, earlier, behaviour)
         if record.stream:
-            self._stream(record, behaviour, text, max_new_tokens, prompt, too_long)
+            self._stream(record, behaviour, text, parameters, prompt, too_long)
         elif too_long:
             self._send_tgi_422(record, started, too_long)
         elif behaviour.stream_fault in ("midfail", "tgierror", "streamfail"):
@@ -233,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- streaming answers
 
     def _stream(self, record: ReceivedRequest, behaviour: Behaviour, text: str,
-                max_new_tokens: int | None, prompt: str, too_long: str | None) -> None:
+                parameters: dict[str, Any], prompt: str, too_long: str | None) -> None:
         fake = self.server.owner
         record.status = 200
         splitter = Splitter(behaviour.part_bytes, seed=len(record.body))
@@ -247,7 +247,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             pace = fake_tgi.Pace(fake.first_token_ms, fake.tokens_per_second)
             fault = fake_tgi.Fault(behaviour.stream_fault, behaviour.stall_ms)
-            for item in fake_tgi.stream(text, prompt, max_new_tokens, too_long, pace, fault, record):
+            details = parameters.get("details") is True  # TGI's final `details` only when asked
+            for item in fake_tgi.stream(text, prompt, parameters.get("max_new_tokens"), too_long, pace,
+                                        fault, record, details):
                 if isinstance(item, float):  # a pause: send what is pending first
                     self._chunks(payload_part(p) for p in splitter.flush())
                     time.sleep(item)

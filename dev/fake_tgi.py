@@ -11,7 +11,8 @@
 - TGI's streaming events (`generate_stream`): one `data:{...}\\n\\n` server-sent event per
   token, `{"index", "token": {"id", "text", "logprob", "special"}, "generated_text": null,
   "details": null, "top_tokens": null}`; the last carries `generated_text` (the whole
-  text) and `details` (`finish_reason`, `generated_tokens`, `seed`, `input_length`).
+  text) and, only when the request's parameters say `"details": true` (as TGI does),
+  `details` (`finish_reason`, `generated_tokens`, `seed`, `input_length`).
   An answer that ends by itself ends with the special end-of-text token, whose text
   `generated_text` leaves out; one cut by max_new_tokens ends with finish_reason "length".
   Errors are `data:{"error": ..., "error_type": ...}`; keep-alives are `:\\n\\n`.
@@ -122,7 +123,7 @@ KEEP_ALIVE = b":\n\n"
 
 
 def token_events(text: str, max_new_tokens: int | None, input_length: int,
-                 end_with_eos: bool = True) -> Iterator[bytes]:
+                 end_with_eos: bool = True, details: bool = False) -> Iterator[bytes]:
     """The server-sent events TGI streams for an answer `text` (each one `data:{...}\\n\\n`)."""
     pieces = fake_tokens(text)
     limit = max_new_tokens if max_new_tokens is not None else math.inf
@@ -138,6 +139,7 @@ def token_events(text: str, max_new_tokens: int | None, input_length: int,
             "generated_text": None, "details": None, "top_tokens": None}
         if index == len(tokens):
             event["generated_text"] = "".join(p for p, s in tokens if not s)
+        if index == len(tokens) and details:
             event["details"] = {"finish_reason": "length" if cut else "eos_token",
                                 "generated_tokens": len(tokens), "seed": None,
                                 "input_length": input_length}
@@ -157,7 +159,7 @@ class Fault:
 
 
 def stream(text: str, prompt: str, max_new_tokens: int | None, too_long: str | None, pace: Pace,
-           fault: Fault, progress: Any) -> Iterator[bytes | float | str]:
+           fault: Fault, progress: Any, details: bool = False) -> Iterator[bytes | float | str]:
     """What TGI streams, in order: bytes to send (SSE events, keep-alives), pauses (float
     seconds), or the name of a SageMaker fault ("midfail", "streamfail") that ends the
     stream there. Sets `progress.tokens_total` and `progress.tokens_sent` as it goes."""
@@ -167,7 +169,7 @@ def stream(text: str, prompt: str, max_new_tokens: int | None, too_long: str | N
     if too_long:  # TGI validates inside its event stream: HTTP 200, then the error event
         yield sse({"error": too_long, "error_type": "validation"})
         return
-    events = list(token_events(text, max_new_tokens, count_tokens(prompt)))
+    events = list(token_events(text, max_new_tokens, count_tokens(prompt), details=details))
     progress.tokens_total = len(events)
     pause = 1 / pace.tokens_per_second if pace.tokens_per_second else 0.0
     for n, event in enumerate(events):

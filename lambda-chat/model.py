@@ -47,10 +47,11 @@ def model_client(settings: Settings, read_timeout: float | None = None) -> Any:
 
 
 def tgi_payload(plan: PromptPlan, settings: Settings, stream: bool = False) -> bytes:
-    """The seed's TGI payload; `"stream": true` asks TGI for server-sent events."""
+    """The seed's TGI payload. Streaming adds `"stream": true` (server-sent events) and
+    `"details": true`: without it TGI's last event carries no finish_reason or token count."""
     body: dict[str, Any] = {"inputs": plan.prompt, "parameters": settings.parameters}
     if stream:
-        body["stream"] = True
+        body.update(stream=True, parameters={**settings.parameters, "details": True})
     return json.dumps(body).encode()
 
 

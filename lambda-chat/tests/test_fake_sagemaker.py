@@ -208,7 +208,7 @@ def test_stream_answers_an_event_stream_of_payload_parts(model):
 
 
 def test_stream_carries_tgis_token_events_for_the_echo(model):
-    _, messages = stream_messages(model, "hi there")
+    _, messages = stream_messages(model, "hi there", parameters={"details": True})
     events = [json.loads(e[len(b"data:"):]) for e in sse_events(messages) if e.startswith(b"data:")]
     *tokens, last = events
     assert [e["index"] for e in events] == list(range(1, len(events) + 1))
@@ -220,6 +220,12 @@ def test_stream_carries_tgis_token_events_for_the_echo(model):
                                "input_length": 3}  # "hi" 1, "there" 2
 
 
+
+def test_stream_ends_without_details_unless_the_request_asks_for_them(model):
+    _, messages = stream_messages(model, "hi there")
+    last = json.loads(sse_events(messages)[-1][len(b"data:"):])
+    assert last["generated_text"] == " Echo: hi there (0 earlier turns)" and last["details"] is None
+
 def test_stream_sends_keep_alive_lines_now_and_then(model):
     _, messages = stream_messages(model, "hi [[long:25]]")
     events = sse_events(messages)
@@ -230,7 +236,7 @@ def test_stream_sends_keep_alive_lines_now_and_then(model):
 
 
 def test_stream_is_cut_at_max_new_tokens(model):
-    _, messages = stream_messages(model, "hi [[long:100]]", parameters={"max_new_tokens": 5})
+    _, messages = stream_messages(model, "hi [[long:100]]", parameters={"max_new_tokens": 5, "details": True})
     last = json.loads(sse_events(messages)[-1][len(b"data:"):])
     assert last["details"]["finish_reason"] == "length" and last["details"]["generated_tokens"] == 5
 

@@ -75,7 +75,8 @@ def test_stream_request_is_tgis_streaming_payload(ws, model, endpoint_name):
     assert request.headers["x-amzn-sagemaker-accept"] == "application/json"
     assert request.json() == {"inputs": "hi", "stream": True, "parameters": {
         "max_new_tokens": 512, "return_full_text": False, "do_sample": False, "temperature": 0.5,
-        "repetition_penalty": 1.03, "top_p": 0.9, "top_k": 1, "stop": ["<|endoftext|>", "</s>"]}}
+        "repetition_penalty": 1.03, "top_p": 0.9, "top_k": 1, "stop": ["<|endoftext|>", "</s>"],
+        "details": True}}
 
 
 def test_each_token_of_the_model_becomes_a_frame_without_the_leading_space(ws, model):
