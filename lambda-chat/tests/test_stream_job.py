@@ -127,7 +127,6 @@ def test_oversized_batch_is_split_into_frames_under_32_kb(ws_with, model, connec
     assert all(len(json.dumps(f["text"], ensure_ascii=False).encode()) - 2 <= 16 * 1024 for f in frames[:-1])
 
 
-
 def test_answer_too_long_for_one_frame_ends_with_done_without_msg(ws_with, model, connections):
     model.max_total_tokens = 16384
     ws = ws_with(MAX_NEW_TOKENS="8192", MODEL_MAX_TOTAL_TOKENS="16384")
@@ -139,6 +138,7 @@ def test_answer_too_long_for_one_frame_ends_with_done_without_msg(ws_with, model
     assert done["type"] == "done" and done["msg_omitted"] is True and "msg" not in done
     assert done["finish_reason"] == "eos_token" and done["id"] == "a1"
     assert max(len(p.data) for p in connections.posts) < 32 * 1024
+
 
 # ------------------------------------------------------------------ what the client never sees
 
