@@ -12,13 +12,10 @@ import threading
 import time
 from typing import Any, Protocol
 
-import boto3
-from botocore.config import Config
-
+from aws_clients import aws_client
 from settings import StreamSettings
 
 TTL_SECONDS = 3 * 3600
-_dynamodb: Any = None
 
 
 class AnswerCounts(Protocol):
@@ -47,11 +44,7 @@ class MemoryCounts:
 
 
 def dynamodb_client() -> Any:
-    global _dynamodb
-    if _dynamodb is None:
-        _dynamodb = boto3.client("dynamodb", config=Config(
-            connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"}))
-    return _dynamodb
+    return aws_client("dynamodb", connect_timeout=2, read_timeout=5, max_attempts=2)
 
 
 class DynamoDbCounts:

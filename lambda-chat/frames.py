@@ -18,10 +18,9 @@ import random
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from aws_clients import aws_client
 from contract import ChatError
 from failures import describe, error_code, http_status, is_retryable
 from logs import log
@@ -31,7 +30,6 @@ FRAME_LIMIT_BYTES = 32 * 1024  # API Gateway's WebSocket frame size
 MAX_TEXT_BYTES = 16 * 1024  # token text per frame, JSON-escaped UTF-8 (the rest is the envelope)
 POST_MAX_ATTEMPTS = 4
 POST_BACKOFF_SECONDS = 0.05  # doubled after each throttled attempt
-_clients: dict[str, Any] = {}
 
 
 class ClientGone(Exception):
@@ -47,12 +45,9 @@ class PostFailed(Exception):
 
 
 def management_client(endpoint_url: str) -> Any:
-    if endpoint_url not in _clients:
-        _clients[endpoint_url] = boto3.client(
-            "apigatewaymanagementapi", endpoint_url=endpoint_url,
-            config=Config(connect_timeout=2, read_timeout=5,
-                          retries={"total_max_attempts": 1, "mode": "standard"}))  # retries are ours
-    return _clients[endpoint_url]
+    # Retries are ours (FramePoster._retry_or_fail).
+    return aws_client("apigatewaymanagementapi", endpoint_url=endpoint_url,
+                      connect_timeout=2, read_timeout=5, max_attempts=1)
 
 
 def encode(frame: dict[str, Any]) -> bytes:

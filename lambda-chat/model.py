@@ -14,9 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
-import boto3
-from botocore.config import Config
-
+from aws_clients import aws_client
 from contract import ChatError
 from failures import describe, is_retryable, too_long_from
 from logs import log
@@ -26,7 +24,6 @@ from settings import Settings
 # A retry starts only this soon after the first attempt began, so the worst case
 # of all attempts is RETRY_WINDOW + connect timeout + read timeout.
 RETRY_WINDOW_SECONDS = 1.0
-_clients: dict[float, Any] = {}  # read timeout -> the client of this process
 
 
 def model_client(settings: Settings, read_timeout: float | None = None) -> Any:
@@ -35,15 +32,10 @@ def model_client(settings: Settings, read_timeout: float | None = None) -> Any:
     POST /chat uses MODEL_READ_TIMEOUT_SECONDS; the stream job STREAM_READ_TIMEOUT_SECONDS,
     the longest wait for the model's next event.
     """
-    timeout = settings.read_timeout if read_timeout is None else read_timeout
-    if timeout not in _clients:
-        _clients[timeout] = boto3.client("sagemaker-runtime", config=Config(
-            connect_timeout=settings.connect_timeout,
-            read_timeout=timeout,
-            # Retries are ours (_with_retries): botocore would also retry read timeouts.
-            retries={"total_max_attempts": 1, "mode": "standard"},
-        ))
-    return _clients[timeout]
+    # Retries are ours (_with_retries): botocore would also retry read timeouts.
+    return aws_client("sagemaker-runtime", connect_timeout=settings.connect_timeout,
+                      read_timeout=settings.read_timeout if read_timeout is None else read_timeout,
+                      max_attempts=1)
 
 
 def tgi_payload(plan: PromptPlan, settings: Settings, stream: bool = False) -> bytes:

@@ -17,10 +17,8 @@ import re
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 import stream_job
+from aws_clients import aws_client
 from connections import answer_counts
 from contract import ChatError, ChatRequest, parse_request
 from failures import StartFailed, describe, to_chat_error
@@ -31,18 +29,13 @@ from settings import load_at_cold_start, load_stream_settings, normalize_origin
 SETTINGS, CONFIG_PROBLEM = load_at_cold_start(load_stream_settings)
 COUNTS = answer_counts(SETTINGS) if SETTINGS else None
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_lambda_client: Any = None
 
 
 def lambda_client() -> Any:
-    global _lambda_client
-    if _lambda_client is None:
-        # No retry: an invoke retried after a read timeout may already have been queued,
-        # and the same answer would then stream twice. A failed hand-off is an error frame
-        # the user can retry.
-        _lambda_client = boto3.client("lambda", config=Config(
-            connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 1, "mode": "standard"}))
-    return _lambda_client
+    # No retry: an invoke retried after a read timeout may already have been queued, and
+    # the same answer would then stream twice. A failed hand-off is an error frame the
+    # user can retry.
+    return aws_client("lambda", connect_timeout=2, read_timeout=5, max_attempts=1)
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
