@@ -155,10 +155,7 @@ class _EnvReader:
 
 
 def _read_settings(read: _EnvReader) -> Settings:
-    env = read.env
-    endpoint = env.get("endpoint", "").strip()
-    if not endpoint:
-        read.problems.append(("endpoint", "set to the SageMaker endpoint name", env.get("endpoint", "")))
+    endpoint = read.read("endpoint", "", str, bool, "set to the SageMaker endpoint name", required=True)
     max_new_tokens = read.integer("MAX_NEW_TOKENS", 512, 1, 8192)
     parameters = {
         "max_new_tokens": max_new_tokens,
