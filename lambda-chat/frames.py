@@ -67,27 +67,27 @@ class FramePoster:
 
     def token(self, text: str) -> None:
         for piece in split_text(text, MAX_TEXT_BYTES):
-            self._post({"type": "token", "text": piece})
+            self._post(self._encode({"type": "token", "text": piece}))
 
     def done(self, fields: dict[str, Any]) -> None:
-        frame = {"type": "done", **fields}
-        if len(encode(self._with_id(frame))) > FRAME_LIMIT_BYTES:
+        data = self._encode({"type": "done", **fields})
+        if len(data) > FRAME_LIMIT_BYTES:
             # An answer this long cannot travel in one frame; the token frames carried all
             # of it, so `done` says so instead of failing the post (docs/streaming.md).
-            frame = {key: value for key, value in frame.items() if key != "msg"}
-            frame["msg_omitted"] = True
-        self._post(frame)
+            rest = {key: value for key, value in fields.items() if key != "msg"}
+            data = self._encode({"type": "done", **rest, "msg_omitted": True})
+        self._post(data)
 
     def error(self, error: ChatError) -> None:
-        self._post({"type": "error", "status": error.status, "message": error.message})
+        self._post(self._encode({"type": "error", "status": error.status, "message": error.message}))
 
-    def _with_id(self, frame: dict[str, Any]) -> dict[str, Any]:
-        if self.answer_id is None:
-            return frame
-        return {"type": frame["type"], "id": self.answer_id, **frame}
+    def _encode(self, frame: dict[str, Any]) -> bytes:
+        """The frame as posted: with this answer's `id` after its `type`, when there is one."""
+        if self.answer_id is not None:
+            frame = {"type": frame["type"], "id": self.answer_id, **frame}
+        return encode(frame)
 
-    def _post(self, frame: dict[str, Any]) -> None:
-        data = encode(self._with_id(frame))
+    def _post(self, data: bytes) -> None:
         try:
             client = management_client(self.endpoint_url)
         except Exception as error:  # e.g. a malformed endpoint URL
