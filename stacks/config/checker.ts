@@ -18,12 +18,15 @@ export class Checker {
   ) {}
 
   fail(key: SettingKey, value: unknown, allowed: string): void {
-    const source = this.s[key]?.source ?? "built-in default";
-    this.problems.push(`${key} = ${JSON.stringify(value)} (from ${source}) is invalid; allowed: ${allowed}`);
+    this.problems.push(`${key} = ${JSON.stringify(value)} (from ${this.sourceOf(key)}) is invalid; allowed: ${allowed}`);
   }
 
   private raw(key: SettingKey): unknown {
     return this.s[key]?.value;
+  }
+
+  private sourceOf(key: SettingKey): string {
+    return this.s[key]?.source ?? "built-in default";
   }
 
   /** Whether a setting was given at all (in cdktf.json or the environment). */
@@ -33,8 +36,7 @@ export class Checker {
 
   /** Records a problem about a generation parameter, naming where `generation` came from. */
   failGeneration(field: keyof GenerationParameters, value: unknown, allowed: string): void {
-    const source = this.s.generation?.source ?? "built-in default";
-    this.problems.push(`generation.${field} = ${JSON.stringify(value)} (from ${source}) is invalid; allowed: ${allowed}`);
+    this.problems.push(`generation.${field} = ${JSON.stringify(value)} (from ${this.sourceOf("generation")}) is invalid; allowed: ${allowed}`);
   }
 
   oneOf<T extends string | number>(key: SettingKey, fallback: T, allowed: readonly T[], what: string): T {
@@ -78,21 +80,21 @@ export class Checker {
   optionalNumber(key: SettingKey, min: number, max: number, what: string): number | undefined {
     const value = this.raw(key);
     if (value === undefined) return undefined;
-    if (typeof value === "number" && Number.isFinite(value) && value >= min && value <= max) return value;
+    if (isNumberIn(value, min, max)) return value;
     this.fail(key, value, what);
     return undefined;
   }
 
   int(key: SettingKey, fallback: number, min: number, max: number): number {
     const value = this.raw(key) ?? fallback;
-    if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;
+    if (isNumberIn(value, min, max) && Number.isInteger(value)) return value;
     this.fail(key, value, `a whole number from ${min} to ${max}`);
     return fallback;
   }
 
   number(key: SettingKey, fallback: number, min: number, max: number): number {
     const value = this.raw(key) ?? fallback;
-    if (typeof value === "number" && Number.isFinite(value) && value >= min && value <= max) return value;
+    if (isNumberIn(value, min, max)) return value;
     this.fail(key, value, `a number from ${min} to ${max}`);
     return fallback;
   }
@@ -112,28 +114,30 @@ export class Checker {
       this.fail("generation", value, `an object with any of: ${Object.keys(DEFAULT_GENERATION).join(", ")}`);
       return DEFAULT_GENERATION;
     }
-    const source = this.s.generation?.source ?? "built-in default";
     for (const field of Object.keys(value)) {
       if (!(field in DEFAULT_GENERATION)) {
-        this.problems.push(`unknown generation parameter "${field}" (from ${source}); known: ${Object.keys(DEFAULT_GENERATION).join(", ")}`);
+        this.problems.push(`unknown generation parameter "${field}" (from ${this.sourceOf("generation")}); known: ${Object.keys(DEFAULT_GENERATION).join(", ")}`);
       }
     }
     const merged = { ...DEFAULT_GENERATION, ...value } as Record<keyof GenerationParameters, unknown>;
     const bad = (field: keyof GenerationParameters, allowed: string) => this.failGeneration(field, merged[field], allowed);
-    const num = (v: unknown, min: number, max: number, exclusive = false) =>
-      typeof v === "number" && Number.isFinite(v) && (exclusive ? v > min && v < max : v >= min && v <= max);
-    if (!(num(merged.maxNewTokens, 1, 8192) && Number.isInteger(merged.maxNewTokens))) bad("maxNewTokens", "a whole number from 1 to 8192");
+    if (!(isNumberIn(merged.maxNewTokens, 1, 8192) && Number.isInteger(merged.maxNewTokens))) bad("maxNewTokens", "a whole number from 1 to 8192");
     if (typeof merged.doSample !== "boolean") bad("doSample", "true or false");
-    if (!num(merged.temperature, 0, 100) || merged.temperature === 0) bad("temperature", "a number greater than 0 and at most 100");
-    if (!num(merged.repetitionPenalty, 0, 100) || merged.repetitionPenalty === 0) bad("repetitionPenalty", "a number greater than 0 and at most 100");
-    if (!num(merged.topP, 0, 1, true)) bad("topP", "a number strictly between 0 and 1");
-    if (!(num(merged.topK, 1, 1000) && Number.isInteger(merged.topK))) bad("topK", "a whole number from 1 to 1000");
+    if (!isNumberIn(merged.temperature, 0, 100) || merged.temperature === 0) bad("temperature", "a number greater than 0 and at most 100");
+    if (!isNumberIn(merged.repetitionPenalty, 0, 100) || merged.repetitionPenalty === 0) bad("repetitionPenalty", "a number greater than 0 and at most 100");
+    if (!isNumberIn(merged.topP, 0, 1) || merged.topP === 0 || merged.topP === 1) bad("topP", "a number strictly between 0 and 1");
+    if (!(isNumberIn(merged.topK, 1, 1000) && Number.isInteger(merged.topK))) bad("topK", "a whole number from 1 to 1000");
     const stop = merged.stop;
     if (!Array.isArray(stop) || stop.length > 4 || stop.some((x) => typeof x !== "string" || x === "")) {
       bad("stop", "a list of at most 4 non-empty strings");
     }
     return merged as unknown as GenerationParameters;
   }
+}
+
+/** A finite number from `min` to `max`, both included. */
+function isNumberIn(v: unknown, min: number, max: number): v is number {
+  return typeof v === "number" && Number.isFinite(v) && v >= min && v <= max;
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {
