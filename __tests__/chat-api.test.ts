@@ -1,4 +1,4 @@
-import { CHAT_ERRORS, FALLBACK_MESSAGE } from "../stacks/chat-contract";
+import { CHAT_ERRORS, ERROR_REASONS, FALLBACK_MESSAGE, GATEWAY_ERRORS } from "../stacks/chat-contract";
 import { StackJson, addressesOf, byId, environmentConfig, only, policy, resourcesOf, synthStack } from "./helpers";
 
 const json: StackJson = synthStack();
@@ -74,23 +74,47 @@ describe("ChatApi", () => {
     expect(selected("[503] the model is not running")).toEqual([503]);
     expect(selected("[504] the model did not answer in time")).toEqual([504]);
     expect(selected("[500] endpoint is not configured")).toEqual([500]);
+    expect(selected("[429:connection_limit] too many answers on this connection")).toEqual([429]);
+    expect(selected("[429:daily_allowance] your daily allowance is used up")).toEqual([429]);
+    expect(selected("[503:model_not_running] the model is not running")).toEqual([503]);
     expect(selected("Task timed out after 120.00 seconds")).toEqual([500]);
     expect(selected("Traceback (most recent call last):\n  File ...")).toEqual([500]);
   });
 
-  it("answers errors as {message} without the prefix, and hides unprefixed crashes", () => {
+  it("answers errors as {message, reason} without the prefix, and hides unprefixed crashes", () => {
     const template = byId(json, "aws_api_gateway_integration_response", "integration-response-502").response_templates["application/json"];
-    expect(template).toContain(`$raw.startsWith("[502]")`);
-    expect(template).toContain("$raw.substring(5).trim()");
+    expect(template).toContain(`$raw.startsWith("[502]") || $raw.startsWith("[502:")`);
+    expect(template).toContain("#set($msg = $raw.substring($after).trim())");
     expect(template).toContain(`#set($msg = "${FALLBACK_MESSAGE}")`);
-    expect(template).toMatch(/\{"message": "\$util\.escapeJavaScript\(\$msg\)/);
+    // The reason after "[502:", else the status's default; a crash gets the fallback reason.
+    expect(template).toContain("#set($reason = $head.substring($from))");
+    expect(template).toContain('#set($reason = "model_error")');
+    expect(template).toContain('#set($reason = "internal")');
+    expect(template).toMatch(/\{"message": "\$util\.escapeJavaScript\(\$msg\).*", "reason": "\$util\.escapeJavaScript\(\$reason\)"\}$/);
     expect(byId(json, "aws_api_gateway_integration_response", "integration-response-200").response_templates).toBeUndefined();
   });
 
-  it("gives API Gateway's own 4xx and 5xx errors the same {message} shape", () => {
+  it("gives API Gateway's own errors the same {message, reason} shape, a reason per kind of 429", () => {
     const responses = resourcesOf(json, "aws_api_gateway_gateway_response");
-    expect(responses.map((r) => r.response_type).sort()).toEqual(["DEFAULT_4XX", "DEFAULT_5XX"]);
-    for (const r of responses) expect(r.response_templates).toEqual({ "application/json": '{"message":$context.error.messageString}' });
+    const reasons = Object.fromEntries(responses.map((r) => [r.response_type, JSON.parse(r.response_templates["application/json"].replace("$context.error.messageString", '"m"')).reason]));
+    expect(reasons).toEqual({
+      DEFAULT_4XX: "request_refused",
+      DEFAULT_5XX: "internal",
+      BAD_REQUEST_BODY: "invalid_request",
+      THROTTLED: "throttled",
+      QUOTA_EXCEEDED: "site_quota",
+      INTEGRATION_TIMEOUT: "model_timeout",
+    });
+    for (const r of responses) expect(r.response_templates["application/json"]).toMatch(/^\{"message":\$context\.error\.messageString,"reason":"[a-z_]+"\}$/);
+  });
+
+  it("uses only reasons of contract/error-reasons.json, each with the status it is defined for", () => {
+    for (const { statusCode, reason } of CHAT_ERRORS) expect(ERROR_REASONS[reason]?.status).toBe(statusCode);
+    const statusOf: Record<string, number> = { DEFAULT_5XX: 500, BAD_REQUEST_BODY: 400, THROTTLED: 429, QUOTA_EXCEEDED: 429, INTEGRATION_TIMEOUT: 504 };
+    for (const { responseType, reason } of GATEWAY_ERRORS) {
+      expect(ERROR_REASONS[reason]).toBeDefined();
+      if (statusOf[responseType]) expect(ERROR_REASONS[reason].status).toBe(statusOf[responseType]);
+    }
   });
 
   it("redeploys whenever the API's configuration or its targets change", () => {

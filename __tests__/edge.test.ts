@@ -54,11 +54,11 @@ describe("WebFirewall", () => {
     expect(rule(noStream, "chat-rate-limit").statement.rate_based_statement).toMatchObject({ limit: 30, scope_down_statement: pathMatch("/chat") });
   });
 
-  it("answers the rate limit with 429 and the {message} body of contract/edge-responses.json", () => {
+  it("answers the rate limit with 429 and the {message, reason} body of contract/edge-responses.json", () => {
     expect(rule(json, "chat-rate-limit").action).toEqual({ block: { custom_response: { response_code: 429, custom_response_body_key: "too-many-requests" } } });
     const bodies = Object.fromEntries(acl().custom_response_body.map((b: any) => [b.key, b]));
-    expect(bodies["too-many-requests"]).toEqual({ key: "too-many-requests", content_type: "APPLICATION_JSON", content: JSON.stringify({ message: edgeResponses.tooManyRequests.message }) });
-    expect(bodies.forbidden).toEqual({ key: "forbidden", content_type: "APPLICATION_JSON", content: JSON.stringify({ message: edgeResponses.forbidden.message }) });
+    expect(bodies["too-many-requests"]).toEqual({ key: "too-many-requests", content_type: "APPLICATION_JSON", content: JSON.stringify({ message: edgeResponses.tooManyRequests.message, reason: "rate_limited" }) });
+    expect(bodies.forbidden).toEqual({ key: "forbidden", content_type: "APPLICATION_JSON", content: JSON.stringify({ message: edgeResponses.forbidden.message, reason: "not_allowed" }) });
   });
 
   it("uses AWS's three managed groups, counting the common set's body rules so normal chat bodies pass", () => {

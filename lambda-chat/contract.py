@@ -1,8 +1,10 @@
 """The chat request contract shared by POST /chat and the WebSocket `chat` action.
 
-`ChatError(status, message)` is every failure a caller may see: `str(error)` is the
-`[status] message` that API Gateway maps to an HTTP status (contract/chat-errors.json)
-and the stream function turns into an `error` frame. `parse_request` is the one
+`ChatError(status, message, reason)` is every failure a caller may see: `str(error)` is the
+`[status] message` (or `[status:reason] message` when the reason is not the status's
+default) that API Gateway maps to an HTTP status and a `{"message", "reason"}` body
+(contract/chat-errors.json), and the stream function turns into an `error` frame.
+The reasons are contract/error-reasons.json's; the tests check these tables agree with it. `parse_request` is the one
 validation of `{"text": ..., "history": [...]}`; both functions use it, so both give
 the same messages for the same input.
 """
@@ -12,14 +14,25 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
-class ChatError(Exception):
-    """A failure the caller may see: `str(error)` is the `[status] message` API Gateway maps."""
+# The reason of an error raised without one (contract/chat-errors.json, `reason` per status).
+DEFAULT_REASONS = {400: "invalid_request", 429: "busy", 500: "internal", 502: "model_error",
+                   503: "model_not_running", 504: "model_timeout"}
+# Reasons the functions give besides those defaults (contract/error-reasons.json).
+CONNECTION_LIMIT = "connection_limit"  # 429: maxAnswersPerConnection reached
+BUSY = "busy"  # 429: the model is overloaded, or the streamed answer could not start in time
 
-    def __init__(self, status: int, message: str) -> None:
+
+class ChatError(Exception):
+    """A failure the caller may see: `str(error)` is the `[status(:reason)] message` API Gateway maps."""
+
+    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
         # API Gateway matches the whole errorMessage; keep it on one line.
         self.status = status
         self.message = " ".join(message.split())
-        super().__init__(f"[{status}] {self.message}")
+        default = DEFAULT_REASONS.get(status, "internal")
+        self.reason = reason or default
+        prefix = f"[{status}]" if self.reason == default else f"[{status}:{self.reason}]"
+        super().__init__(f"{prefix} {self.message}")
 
 
 class Limits(Protocol):

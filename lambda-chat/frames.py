@@ -2,7 +2,8 @@
 
 Every frame is JSON carrying the answer's `id` (when one was readable):
 `{"type": "token", "text"}`, `{"type": "done", "msg", ...timings}` or
-`{"type": "error", "status", "message"}` (docs/streaming.md). Every frame stays under API
+`{"type": "error", "status", "message", "reason"}` (docs/streaming.md; the reasons are
+contract/error-reasons.json's), and a stream job's first frame is `{"type": "started"}`. Every frame stays under API
 Gateway's 32 KB frame limit: token text is cut into pieces, and a `done` whose whole
 answer would not fit leaves `msg` out and says `msg_omitted` (the tokens carried it all).
 
@@ -78,8 +79,13 @@ class FramePoster:
             data = self._encode({"type": "done", **rest, "msg_omitted": True})
         self._post(data)
 
+    def started(self) -> None:
+        """The job runs: the page stops telling the person the answer has not started yet."""
+        self._post(self._encode({"type": "started"}))
+
     def error(self, error: ChatError) -> None:
-        self._post(self._encode({"type": "error", "status": error.status, "message": error.message}))
+        self._post(self._encode({"type": "error", "status": error.status, "message": error.message,
+                                 "reason": error.reason}))
 
     def _encode(self, frame: dict[str, Any]) -> bytes:
         """The frame as posted: with this answer's `id` after its `type`, when there is one."""

@@ -43,7 +43,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         level = logging.WARNING if chat_error.status in (400, 429) else logging.ERROR
         log.log(level, "chat failed", exc_info=chat_error.status == 500 and error is not chat_error,
                 extra={"requestId": request_id, "status": chat_error.status,
-                       "reason": chat_error.message, "cause": describe(error),
+                       "reason": chat_error.reason, "error": chat_error.message, "cause": describe(error),
                        "elapsed_ms": ms_since(started)})
         raise chat_error from None
 

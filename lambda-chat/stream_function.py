@@ -20,7 +20,7 @@ from typing import Any
 import stream_job
 from aws_clients import aws_client
 from connections import answer_counts
-from contract import ChatError, ChatRequest, parse_request
+from contract import CONNECTION_LIMIT, ChatError, ChatRequest, parse_request
 from failures import StartFailed, describe, to_chat_error
 from frames import ClientGone, FramePoster, PostFailed
 from logs import log
@@ -107,7 +107,8 @@ def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
         except Exception as error:
             raise StartFailed("count", error) from error
         if count is None:
-            raise ChatError(429, f"too many answers on this connection (at most {SETTINGS.max_answers})")
+            raise ChatError(429, f"too many answers on this connection (at most {SETTINGS.max_answers})",
+                            CONNECTION_LIMIT)
         _start_job(context, connection_id, poster.answer_id, request)
         log.info("stream accepted", extra={**fields, "answers": count, "text_chars": len(request.text),
                                            "history_turns": len(request.history)})
@@ -115,7 +116,7 @@ def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
         chat_error = to_chat_error(error)
         level = logging.WARNING if chat_error.status in (400, 429) else logging.ERROR
         log.log(level, "stream rejected", exc_info=chat_error.status == 500 and error is not chat_error,
-                extra={**fields, "status": chat_error.status, "reason": chat_error.message,
+                extra={**fields, "status": chat_error.status, "reason": chat_error.reason, "error": chat_error.message,
                        "cause": describe(error)})
         if not endpoint:
             return

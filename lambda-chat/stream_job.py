@@ -4,8 +4,8 @@ The `chat` route invokes the function asynchronously with
 `{"streamJob": {"connectionId", "id", "text", "history", "acceptedAt"}}`. The job builds
 the same prompt as POST /chat (same validation, same history trimming to the model's
 token budget, one retry with less history if the model still finds it too long), calls
-InvokeEndpointWithResponseStream with TGI's streaming payload, and posts `token` frames
-about every STREAM_BATCH_MS ms, then `done` or `error` (docs/streaming.md). It never
+InvokeEndpointWithResponseStream with TGI's streaming payload, and posts `started` at once,
+then `token` frames about every STREAM_BATCH_MS ms, then `done` or `error` (docs/streaming.md). It never
 raises: Lambda would retry a failed asynchronous invocation and answer twice.
 """
 
@@ -73,6 +73,7 @@ def run(job: Any, context: Any, settings: StreamSettings) -> None:
     poster = FramePoster(settings.connections_endpoint, connection_id, answer_id, request_id)
     fields: dict[str, Any] = {"requestId": request_id, "connectionId": connection_id, "id": answer_id}
     try:
+        poster.started()  # first frame: the page stops saying the answer has not started yet
         fields.update(_answer(job, context, settings, poster, accepted_at, fields))
         log.info("stream answered", extra={**fields, "status": 200, "frames": poster.frames,
                                            "elapsed_ms": now_ms() - accepted_at})
@@ -90,7 +91,7 @@ def run(job: Any, context: Any, settings: StreamSettings) -> None:
             pass
         level = logging.WARNING if chat_error.status in (400, 429) else logging.ERROR
         log.log(level, "stream failed", exc_info=chat_error.status == 500 and error is not chat_error,
-                extra={**fields, "status": chat_error.status, "reason": chat_error.message,
+                extra={**fields, "status": chat_error.status, "reason": chat_error.reason, "error": chat_error.message,
                        "cause": describe(error), "frames": poster.frames,
                        "elapsed_ms": now_ms() - accepted_at})
 

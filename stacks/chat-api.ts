@@ -22,9 +22,11 @@ import {
   CHAT_ERRORS,
   ChatRequestLimits,
   ERROR_SCHEMA,
+  GATEWAY_ERRORS,
   REPLY_SCHEMA,
   chatRequestSchema,
   errorResponseTemplate,
+  gatewayResponseTemplate,
 } from "./chat-contract";
 import { apiGatewayCloudwatchAccount } from "./api-gateway-account";
 import { configurationHash } from "./configuration-hash";
@@ -66,9 +68,6 @@ export interface ChatApiOptions {
    */
   readonly manageAccount?: boolean;
 }
-
-/** Gateway responses API Gateway produces itself (bad JSON, throttling, timeouts). */
-const GATEWAY_RESPONSE_TYPES = ["DEFAULT_4XX", "DEFAULT_5XX"] as const;
 
 /**
  * The REST API in front of the chat function: `POST /chat` with request
@@ -176,14 +175,15 @@ export class ChatApi extends Construct {
       responses.push(methodResponse, integrationResponse);
     }
 
-    // API Gateway's own errors (invalid body, throttling, integration timeout) get the
-    // same {"message": ...} shape as the function's, so a client reads one field.
-    const gatewayResponses = GATEWAY_RESPONSE_TYPES.map(
-      (type) =>
-        new ApiGatewayGatewayResponse(this, `gateway-response-${type.toLowerCase().replace("_", "-")}`, {
+    // API Gateway's own errors (invalid body, throttling, the usage plan's quota, integration
+    // timeout) get the same {"message", "reason"} shape as the function's, so a client reads
+    // the same fields; the reasons (contract/chat-errors.json) tell the three 429s apart.
+    const gatewayResponses = GATEWAY_ERRORS.map(
+      ({ responseType, reason }) =>
+        new ApiGatewayGatewayResponse(this, `gateway-response-${responseType.toLowerCase().replace(/_/g, "-")}`, {
           restApiId: apiId,
-          responseType: type,
-          responseTemplates: { "application/json": '{"message":$context.error.messageString}' },
+          responseType,
+          responseTemplates: { "application/json": gatewayResponseTemplate(reason) },
         }),
     );
 

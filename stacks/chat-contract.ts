@@ -8,34 +8,70 @@
  */
 import chatErrors from "../contract/chat-errors.json";
 
+import errorReasons from "../contract/error-reasons.json";
+
 /** One error mapping: which raised messages it catches and the HTTP status it answers with. */
 export interface ChatErrorMapping {
   readonly statusCode: number;
   /** Java regex matched against the whole Lambda `errorMessage`. */
   readonly selectionPattern: string;
+  /** The reason of an error raised as `[status] message` (no reason of its own). */
+  readonly reason: string;
 }
 
 export const CHAT_ERRORS: readonly ChatErrorMapping[] = chatErrors.errors;
 
 /** What the caller sees when an error carries no `[status]` prefix of its own (a crash, a timeout). */
 export const FALLBACK_MESSAGE: string = chatErrors.fallbackMessage;
+export const FALLBACK_REASON: string = chatErrors.fallbackReason;
+
+/** The machine-readable reasons every error body and `error` frame carries (contract/error-reasons.json). */
+export const ERROR_REASONS: Readonly<Record<string, { readonly status: number; readonly action: string; readonly meaning: string }>> = errorReasons.reasons;
+
+/** One of API Gateway's own errors (a gateway response type) and the reason its body carries. */
+export interface GatewayErrorMapping {
+  readonly responseType: string;
+  readonly reason: string;
+}
+
+export const GATEWAY_ERRORS: readonly GatewayErrorMapping[] = chatErrors.gatewayResponses;
+
+/** The body template of a gateway response: API Gateway's own message, and the type's reason. */
+export function gatewayResponseTemplate(reason: string): string {
+  return `{"message":$context.error.messageString,"reason":"${reason}"}`;
+}
 
 /**
- * VTL template for one error status: `{"message": <errorMessage without "[status] ">}`,
- * or the fallback message when the error was not raised with this status's prefix,
- * so stack traces and internal details never reach the caller.
+ * VTL template for one error status: `{"message": <errorMessage without its prefix>,
+ * "reason": <the prefix's reason, else the status's default>}` for an error raised as
+ * `[status] message` or `[status:reason] message`, or the fallback message and reason when
+ * the error was not raised with this status's prefix, so stack traces and internal details
+ * never reach the caller. (Velocity takes no arithmetic inside method arguments, hence the
+ * `#set`s.)
  */
 export function errorResponseTemplate(statusCode: number): string {
   const prefix = `[${statusCode}]`;
+  const reason = CHAT_ERRORS.find((e) => e.statusCode === statusCode)?.reason ?? FALLBACK_REASON;
   return [
     `#set($raw = "$input.path('$.errorMessage')")`,
-    `#if($raw.startsWith("${prefix}"))`,
-    `#set($msg = $raw.substring(${prefix.length}).trim())`,
+    `#set($close = $raw.indexOf("]"))`,
+    `#if(($raw.startsWith("${prefix}") || $raw.startsWith("[${statusCode}:")) && $close > 0)`,
+    `#set($head = $raw.substring(1, $close))`,
+    `#set($after = $close + 1)`,
+    `#set($msg = $raw.substring($after).trim())`,
+    `#set($colon = $head.indexOf(":"))`,
+    `#if($colon > 0)`,
+    `#set($from = $colon + 1)`,
+    `#set($reason = $head.substring($from))`,
+    `#else`,
+    `#set($reason = "${reason}")`,
+    `#end`,
     `#else`,
     `#set($msg = "${FALLBACK_MESSAGE}")`,
+    `#set($reason = "${FALLBACK_REASON}")`,
     `#end`,
     // escapeJavaScript also escapes single quotes as \', which JSON does not allow.
-    `{"message": "$util.escapeJavaScript($msg).replaceAll("\\\\'", "'")"}`,
+    `{"message": "$util.escapeJavaScript($msg).replaceAll("\\\\'", "'")", "reason": "$util.escapeJavaScript($reason)"}`,
   ].join("\n");
 }
 
@@ -80,7 +116,7 @@ export const ERROR_SCHEMA: Record<string, unknown> = {
   title: "ChatError",
   type: "object",
   required: ["message"],
-  properties: { message: { type: "string" } },
+  properties: { message: { type: "string" }, reason: { type: "string" } },
 };
 
 /** JSON schema of a successful answer (`msg` is the original sample's field). */

@@ -229,11 +229,18 @@ class WebSocketDriver:
             self._jobs_run += 1
 
     def ask(self, frame: Any, context: "LambdaContext | None" = None) -> list[Any]:
-        """Sends a frame, runs the job it started (if any); returns every frame received since."""
+        """Sends a frame, runs the job it started (if any); returns every frame received since,
+        after checking that a job's first frame is its `started` acknowledgement (left out)."""
         before = len(self.frames())
         self.send(frame)
+        routed, jobs = len(self.frames()), self._jobs_run
         self.run_jobs(context)
-        return self.frames()[before:]
+        received = self.frames()
+        job_frames = received[routed:]
+        if self._jobs_run > jobs and job_frames:
+            assert job_frames[0] == {"type": "started", "id": frame.get("id")}, job_frames[0]
+            job_frames = job_frames[1:]
+        return received[before:routed] + job_frames
 
     def frames(self) -> list[Any]:
         return self.connections.frames(self.connection_id)

@@ -35,7 +35,7 @@ def test_model_failure_is_logged_with_request_id_and_error_code(handler, model, 
     [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines() if "chat failed" in x]
     assert line["requestId"] == context.aws_request_id
     assert line["cause"]["code"] == "ModelError" and line["cause"]["http_status"] == 424
-    assert line["reason"] == "the model failed to answer"
+    assert line["reason"] == "model_error" and line["error"] == "the model failed to answer"
 
 
 def test_invalid_configuration_is_logged_at_cold_start_with_the_bad_value(load_handler, capsys):

@@ -13,6 +13,7 @@ import pytest
 
 import fake_tgi
 from conftest import LambdaContext, WebSocketDriver
+from contract import DEFAULT_REASONS
 from fake_sagemaker import Behaviour
 
 ASK = {"action": "chat", "id": "a1"}
@@ -22,8 +23,9 @@ def tokens(*texts):
     return [{"type": "token", "id": "a1", "text": t} for t in texts]
 
 
-def error(status, message):
-    return {"type": "error", "id": "a1", "status": status, "message": message}
+def error(status, message, reason=None):
+    return {"type": "error", "id": "a1", "status": status, "message": message,
+            "reason": reason or DEFAULT_REASONS[status]}
 
 
 def done_msg(frames):
@@ -190,6 +192,7 @@ def test_empty_answer_is_a_502_error_frame(ws, model, answer):
 
 # ------------------------------------------------------------------ failures
 
+STARTED = {"type": "started", "id": "a1"}
 FIRST_THREE = tokens("One", " two", " thre")  # " One two three four five six" in the fake's tokens
 
 
@@ -220,7 +223,7 @@ def test_function_about_to_time_out_stops_with_a_504_error_frame(ws, model):
     model.queue(Behaviour(text=" One two three four five six", stream_fault="stall", stall_ms=5000))
     ws.send({**ASK, "text": "hi"})
     ws.run_jobs(LambdaContext("lambda-chat-stream-dev", timeout_s=3))
-    assert ws.frames() == FIRST_THREE + [error(504, "the model did not answer in time")]
+    assert ws.frames() == [STARTED] + FIRST_THREE + [error(504, "the model did not answer in time")]
 
 
 @pytest.mark.parametrize(("marker", "expected"), [
@@ -255,16 +258,16 @@ def test_job_without_a_connection_is_logged_and_dropped(stream, capsys):
 
 def test_client_gone_stops_the_answer_and_closes_the_model_stream(ws, model, connections, capsys):
     model.tokens_per_second = 200  # about 5 s for the whole answer if it were read to the end
-    connections.gone_after(ws.connection_id, 2)
+    connections.gone_after(ws.connection_id, 3)  # started, then two tokens
     frames = ws.ask({**ASK, "text": "hi [[long:1000]]"})
 
     assert frames == tokens("Echo", ":")
-    assert [p.status for p in connections.posts] == [200, 200, 410]  # nothing after the 410
+    assert [p.status for p in connections.posts] == [200, 200, 200, 410]  # nothing after the 410
     request = answer_stream(model)
     assert request.finished.wait(10)
     assert request.client_gone and request.tokens_sent < request.tokens_total
     [line] = [x for x in log_lines(capsys) if x["message"] == "stream stopped"]
-    assert line["reason"] == "the client has gone" and line["frames"] == 2
+    assert line["reason"] == "the client has gone" and line["frames"] == 3
 
 
 def test_throttled_post_is_retried_then_delivered(ws, model, connections):
@@ -276,12 +279,10 @@ def test_throttled_post_is_retried_then_delivered(ws, model, connections):
 
 
 def test_throttled_post_gives_up_on_the_answer_after_bounded_retries(ws, model, connections, capsys):
-    model.tokens_per_second = 200
     connections.throttle(100)
     assert ws.ask({**ASK, "text": "hi [[long:1000]]"}) == []
-    assert [p.status for p in connections.posts] == [429] * 4
-    request = answer_stream(model)
-    assert request.finished.wait(10) and request.client_gone
+    assert [p.status for p in connections.posts] == [429] * 4  # the `started` frame, retried
+    assert model.requests == []  # nobody to tell: the model is never paid for
     [line] = [x for x in log_lines(capsys) if x["message"] == "stream stopped"]
     assert line["reason"] == "frames could not be posted" and line["cause"]["code"] == "LimitExceededException"
 

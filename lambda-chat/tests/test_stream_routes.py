@@ -13,12 +13,14 @@ import boto3
 import pytest
 
 from conftest import SITE_ORIGIN, WebSocketDriver
+from contract import DEFAULT_REASONS
 
 CHAT = {"action": "chat", "id": "a1", "text": "What is the capital of France?"}
 
 
-def error(message, status=400, id="a1"):
-    frame = {"type": "error", "id": id, "status": status, "message": message}
+def error(message, status=400, id="a1", reason=None):
+    frame = {"type": "error", "id": id, "status": status, "message": message,
+             "reason": reason or DEFAULT_REASONS[status]}
     return frame if id else {k: v for k, v in frame.items() if k != "id"}
 
 
@@ -141,7 +143,7 @@ def test_answers_over_the_per_connection_limit_get_a_429_error_frame(ws_with, in
     ws = ws_with(MAX_ANSWERS_PER_CONNECTION="2")
     for n in (1, 2, 3):
         assert ws.send({**CHAT, "id": f"q{n}"}) == {"statusCode": 200}
-    assert ws.frames() == [error("too many answers on this connection (at most 2)", status=429, id="q3")]
+    assert ws.frames() == [error("too many answers on this connection (at most 2)", status=429, id="q3", reason="connection_limit")]
     assert [i.payload["streamJob"]["id"] for i in invoke.invocations] == ["q1", "q2"]
 
 
@@ -149,7 +151,7 @@ def test_disconnect_forgets_the_connections_count(ws_with, invoke):
     ws = ws_with(MAX_ANSWERS_PER_CONNECTION="1")
     ws.send({**CHAT, "id": "q1"})
     ws.send({**CHAT, "id": "q2"})
-    assert ws.frames() == [error("too many answers on this connection (at most 1)", status=429, id="q2")]
+    assert ws.frames() == [error("too many answers on this connection (at most 1)", status=429, id="q2", reason="connection_limit")]
     assert ws.disconnect() == {"statusCode": 200}
     ws.send({**CHAT, "id": "q3"})
     assert [i.payload["streamJob"]["id"] for i in invoke.invocations] == ["q1", "q3"]
@@ -257,7 +259,7 @@ def test_dynamodb_counts_answers_with_an_expiry_and_refuses_over_the_limit(ws_wi
     ws.send({**CHAT, "id": "q2"})
     ws.send({**CHAT, "id": "q3"})
 
-    assert ws.frames() == [error("too many answers on this connection (at most 2)", status=429, id="q3")]
+    assert ws.frames() == [error("too many answers on this connection (at most 2)", status=429, id="q3", reason="connection_limit")]
     assert len(invoke.invocations) == 2
     item = client.get_item(TableName=name, Key={"connectionId": {"S": ws.connection_id}})["Item"]
     assert item["answers"] == {"N": "2"}

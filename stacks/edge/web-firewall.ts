@@ -112,8 +112,8 @@ export class WebFirewall extends Construct {
       scope: "CLOUDFRONT",
       defaultAction: { allow: {} },
       customResponseBody: [
-        { key: TOO_MANY_REQUESTS, contentType: "APPLICATION_JSON", content: JSON.stringify({ message: edgeResponses.tooManyRequests.message }) },
-        { key: FORBIDDEN, contentType: "APPLICATION_JSON", content: JSON.stringify({ message: edgeResponses.forbidden.message }) },
+        { key: TOO_MANY_REQUESTS, contentType: "APPLICATION_JSON", content: JSON.stringify({ message: edgeResponses.tooManyRequests.message, reason: edgeResponses.tooManyRequests.reason }) },
+        { key: FORBIDDEN, contentType: "APPLICATION_JSON", content: JSON.stringify({ message: edgeResponses.forbidden.message, reason: edgeResponses.forbidden.reason }) },
       ],
       rule: rules,
       visibilityConfig: visibility(name),
