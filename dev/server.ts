@@ -17,7 +17,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import chatErrors from "../contract/chat-errors.json";
 import { startAwsStandIns, type AwsStandIns } from "./server/aws-standins";
-import { chatRoute } from "./server/chat-route";
+import { chatRoute, gatewayError } from "./server/chat-route";
 import { sendJson, sourceIp } from "./server/http";
 import { ROOT, SingleWorker, WorkerPool, signalGroup, startFakeModel, stopChild, type Log } from "./server/processes";
 import { RateLimiter, TOO_MANY_REQUESTS } from "./server/rate-limit";
@@ -120,18 +120,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     const api = pathname === "/chat" || pathname.startsWith("/chat/");
     const handled =
       api && limiter && !limiter.allow(sourceIp(req))
-        ? Promise.resolve(sendJson(res, TOO_MANY_REQUESTS.statusCode, { message: TOO_MANY_REQUESTS.message }))
+        ? Promise.resolve(sendJson(res, TOO_MANY_REQUESTS.statusCode, { message: TOO_MANY_REQUESTS.message, reason: TOO_MANY_REQUESTS.reason }))
         : pathname === "/chat" && req.method === "POST" && chat
           ? chat(req, res)
           : api
             ? // API Gateway's answer for a method or resource it does not have.
-              Promise.resolve(sendJson(res, 403, { message: "Missing Authentication Token" }))
+              Promise.resolve(sendJson(res, 403, gatewayError("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")))
             : pathname === "/stream"
               ? Promise.resolve(sendJson(res, 426, { message: "Upgrade Required" }))
               : serveStatic(req, res, siteDir, pathname);
     handled.catch((error: Error) => {
       log(`[dev] ${req.method} ${pathname}: ${error.stack ?? error}`);
-      if (!res.headersSent) sendJson(res, 500, { message: chatErrors.fallbackMessage });
+      if (!res.headersSent) sendJson(res, 500, { message: chatErrors.fallbackMessage, reason: chatErrors.fallbackReason });
       else res.destroy();
     });
   });
@@ -139,7 +139,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     const { pathname } = new URL(req.url ?? "/", "http://localhost");
     if (pathname !== "/stream" || !gateway) refuseUpgrade(socket, 404);
     else if (limiter && !limiter.allow(sourceIp(req))) {
-      refuseUpgrade(socket, TOO_MANY_REQUESTS.statusCode, JSON.stringify({ message: TOO_MANY_REQUESTS.message }));
+      refuseUpgrade(socket, TOO_MANY_REQUESTS.statusCode, JSON.stringify({ message: TOO_MANY_REQUESTS.message, reason: TOO_MANY_REQUESTS.reason }));
     } else gateway.handleUpgrade(req, socket, head);
   });
 

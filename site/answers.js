@@ -4,6 +4,10 @@
 "use strict";
 window.falconAnswers = (() => {
   const DEFAULT_TIMEOUT_MS = 35000; // API Gateway gives up after 29 s; on the socket: the longest silence
+  // Until a streamed answer's job says `started`: Lambda may keep it queued up to 60 s
+  // (maximum_event_age_in_seconds), then its on-failure destination sends an error frame.
+  const DEFAULT_QUEUE_TIMEOUT_MS = 90000;
+  const DEFAULT_NOTICE_MS = 3000; // then the person is told the answer has not started yet
   const FRAME_LIMIT = 32768; // API Gateway closes a socket on a larger frame: such a message goes by POST
   const PAUSE_MS = 60000; // after a refused handshake, answers go by POST this long
 
@@ -13,6 +17,24 @@ window.falconAnswers = (() => {
     502: "The model gave no usable answer",
     503: "The model is not running",
     504: "The model did not answer in time",
+  };
+  // What the page says and offers for each `reason` of contract/error-reasons.json
+  // (retry: false hides Retry; reconnect: Retry opens a new socket).
+  const REASONS = {
+    invalid_request: { title: TITLES[400], retry: false },
+    unauthorized: { title: "Please sign in again", retry: false },
+    not_allowed: { title: "Access not allowed", retry: false },
+    request_refused: { title: "Request refused", retry: false },
+    rate_limited: { title: "Too many messages from your address — wait a few minutes, then retry" },
+    site_quota: { title: "The site's daily limit is reached — try again tomorrow", retry: false },
+    throttled: { title: "The chat is handling many requests — retry in a moment" },
+    connection_limit: { title: "This connection reached its answer limit — Retry opens a new one", reconnect: true },
+    busy: { title: "Too busy right now — the answer could not start; retry in a moment" },
+    daily_allowance: { title: "Your daily allowance is used up", retry: false },
+    internal: { title: "Server error" },
+    model_error: { title: TITLES[502] },
+    model_not_running: { title: TITLES[503] },
+    model_timeout: { title: TITLES[504] },
   };
 
   let socket = null; // { ws, opened, cut, ready: Promise<boolean> }
@@ -28,15 +50,22 @@ window.falconAnswers = (() => {
     if (status === 200) {
       return { title: "Unexpected answer", detail: "The server's answer could not be read.", status };
     }
+    const reason = data && Object.hasOwn(REASONS, data.reason) ? data.reason : undefined;
+    const known = reason ? REASONS[reason] : {};
     // A 503 without the API's {"message"} is a proxy's, not the model's.
     const title =
-      (status !== 503 || message ? TITLES[status] : "") || (status >= 500 ? "Server error" : "Request failed");
-    return { title, detail: message || `The server answered with status ${status}.`, status };
+      known.title ||
+      (status !== 503 || message ? TITLES[status] : "") ||
+      (status >= 500 ? "Server error" : "Request failed");
+    const error = { title, detail: message || `The server answered with status ${status}.`, status };
+    if (reason) error.reason = reason;
+    if (known.retry === false) error.retry = false;
+    return error;
   }
 
-  function timeoutMs() {
-    const configured = Number(document.documentElement.dataset.timeoutMs);
-    return configured > 0 ? configured : DEFAULT_TIMEOUT_MS;
+  function setting(name, fallback) {
+    const configured = Number(document.documentElement.dataset[name]);
+    return configured > 0 ? configured : fallback;
   }
 
   // The answer's last word: `outcome` is { reply } or { error: { title, detail, status? } }; null says nothing.
@@ -44,6 +73,7 @@ window.falconAnswers = (() => {
     if (cur.ended) return;
     cur.ended = true;
     clearTimeout(cur.timer);
+    clearTimeout(cur.noticeTimer);
     if (current === cur) current = null;
     if (outcome) cur.on.end(outcome);
   }
@@ -59,16 +89,26 @@ window.falconAnswers = (() => {
     }
   }
 
-  // No frame (or no POST answer) for the configured time.
+  // No frame (or no POST answer) for the configured time; longer while the job has not started.
   function arm(cur) {
     clearTimeout(cur.timer);
+    const limit = cur.queued ? setting("queueTimeoutMs", DEFAULT_QUEUE_TIMEOUT_MS) : cur.limit;
     cur.timer = setTimeout(() => {
       cut(cur);
-      const seconds = Math.round(cur.limit / 1000) || 1;
+      const seconds = Math.round(limit / 1000) || 1;
       end(cur, {
         error: { title: "No answer in time", detail: `Gave up waiting after ${seconds} s. The model may be busy.` },
       });
-    }, cur.limit);
+    }, limit);
+  }
+
+  // Sent over the socket: waits for the job's `started`, telling the person early if it is late.
+  function queue(cur) {
+    cur.queued = true;
+    arm(cur);
+    cur.noticeTimer = setTimeout(() => {
+      if (cur.queued && !cur.ended) cur.on.notice("Your answer has not started yet: the chat is busy. Still waiting…");
+    }, setting("noticeMs", DEFAULT_NOTICE_MS));
   }
 
   function connect() {
@@ -116,11 +156,18 @@ window.falconAnswers = (() => {
     if (f.id !== cur.id) {
       // API Gateway's own answer when a route failed: {"message", "connectionId", "requestId"}.
       if (f.id === undefined && f.type === undefined && typeof f.message === "string") {
-        end(cur, { error: httpError(/too many/i.test(f.message) ? 429 : 500, f) });
+        const limited = /too many/i.test(f.message);
+        end(cur, { error: httpError(limited ? 429 : 500, { ...f, reason: limited ? "throttled" : "internal" }) });
       }
       return; // a frame of an earlier answer
     }
+    if (cur.queued && f.type !== "error") {
+      cur.queued = false;
+      clearTimeout(cur.noticeTimer);
+      cur.on.notice(null);
+    }
     arm(cur);
+    if (f.type === "started") return;
     if (f.type === "token" && typeof f.text === "string") {
       cur.text += f.text;
       cur.on.text(cur.text);
@@ -128,6 +175,12 @@ window.falconAnswers = (() => {
       end(cur, { reply: typeof f.msg === "string" ? f.msg : cur.text });
     } else if (f.type === "error") {
       end(cur, { error: httpError(Number(f.status) || 500, f) });
+      // The limit is this connection's: the next answer (Retry) goes over a new one.
+      if (f.reason === "connection_limit" && socket === s) {
+        s.cut = true;
+        s.ws.close();
+        socket = null;
+      }
     }
   }
 
@@ -166,15 +219,16 @@ window.falconAnswers = (() => {
     if (s && (await s.ready) && !cur.ended && s.ws.readyState === WebSocket.OPEN) {
       cur.socket = s;
       s.ws.send(frame);
+      queue(cur);
     } else if (!cur.ended) {
       post(cur, body);
     }
   }
 
-  // Asks for one answer to `body` ({ text, history }): `on.text(soFar)` as it streams, then
-  // `on.end(outcome)` once. Returns { cancel() }: ends it at once, on.end is not called.
+  // Asks for one answer to `body` ({ text, history }): `on.text(soFar)` as it streams,
+  // `on.notice(text | null)` while it has not started, then `on.end(outcome)` once. Returns { cancel() }: ends it at once, on.end is not called.
   function ask(body, on) {
-    const cur = { id: `a${Date.now().toString(36)}${++lastId}`, text: "", limit: timeoutMs(), on, ended: false };
+    const cur = { id: `a${Date.now().toString(36)}${++lastId}`, text: "", limit: setting("timeoutMs", DEFAULT_TIMEOUT_MS), on, ended: false };
     current = cur;
     arm(cur);
     send(cur, body);

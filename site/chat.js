@@ -19,7 +19,7 @@
   const stopButton = $("stop");
   const announcer = $("announce");
 
-  // A turn: { text, at, reply?, stopped?, replyAt?, error?: { title, detail, status? } }
+  // A turn: { text, at, reply?, stopped?, replyAt?, error?: { title, detail, status?, reason?, retry? } }
   let turns = load();
   let inflight = null; // the answer in flight: { turn, text, answer: { cancel() } }
   const views = new WeakMap(); // turn -> { root, bot }
@@ -127,6 +127,7 @@
       for (let i = 0; i < 3; i++) box.append(el("span", "dot"));
       box.append(el("span", "sr-only", "thinking…"));
       msg.append(box);
+      if (live.notice) msg.append(el("p", "notice", live.notice));
     } else if (typeof turn.reply === "string") {
       const box = formatted(turn.reply, turn.stopped ? "(stopped before any text arrived)" : "");
       if (turn.stopped) box.classList.add("stopped");
@@ -134,7 +135,7 @@
     } else if (turn.error) {
       const box = el("div", "bubble error");
       box.append(el("strong", "", turn.error.title), el("span", "detail", turn.error.detail));
-      if (turn === turns[turns.length - 1]) {
+      if (turn === turns[turns.length - 1] && turn.error.retry !== false) {
         const actions = el("div", "actions");
         const retry = el("button", "retry", "Retry");
         retry.type = "button";
@@ -207,6 +208,11 @@
         text(soFar) {
           cur.text = soFar;
           if (inflight === cur) show(turn, false);
+        },
+        notice(text) {
+          cur.notice = text;
+          if (inflight === cur) show(turn, false);
+          if (text) announcer.textContent = text;
         },
         end: (outcome) => finish(cur, outcome),
       },

@@ -248,7 +248,7 @@ describe("WAF rate rule (--rate-limit)", () => {
     const blocked = await chat();
     expect(allowed).toEqual([200, 200, 200]);
     expect(blocked.status).toBe(edgeResponses.tooManyRequests.statusCode);
-    expect(await blocked.json()).toEqual({ message: edgeResponses.tooManyRequests.message });
+    expect(await blocked.json()).toEqual({ message: edgeResponses.tooManyRequests.message, reason: "rate_limited" });
   });
 
   it("refuses a /stream handshake over the limit with 429", async () => {

@@ -40,11 +40,18 @@ describe("error mapping (contract/chat-errors.json)", () => {
     expect([...prefixed, 500].sort()).toEqual(chatErrors.errors.map((e) => e.statusCode).sort());
   });
 
-  it.each(prefixed)("[%i] message becomes that status with the message, prefix stripped", async (status) => {
+  it.each(prefixed)("[%i] message becomes that status with the message, prefix stripped, and the status's reason", async (status) => {
     const res = await post({ raise: `[${status}] something went wrong: "quoted" \\ and\nsecond line` });
     expect(res.status).toBe(status);
     expect(res.type).toBe("application/json");
-    expect(res.json()).toEqual({ message: `something went wrong: "quoted" \\ and\nsecond line` });
+    const reason = chatErrors.errors.find((e) => e.statusCode === status)!.reason;
+    expect(res.json()).toEqual({ message: `something went wrong: "quoted" \\ and\nsecond line`, reason });
+  });
+
+  it("[429:daily_allowance] message keeps the status and carries the reason of its prefix", async () => {
+    const res = await post({ raise: "[429:daily_allowance] your daily allowance is used up; it resets at 00:00 UTC" });
+    expect(res.status).toBe(429);
+    expect(res.json()).toEqual({ message: "your daily allowance is used up; it resets at 00:00 UTC", reason: "daily_allowance" });
   });
 
   it.each([
@@ -55,11 +62,11 @@ describe("error mapping (contract/chat-errors.json)", () => {
   ])("%s becomes 500 with the fallback message only", async (_name, raised) => {
     const res = await post({ raise: raised });
     expect(res.status).toBe(500);
-    expect(res.json()).toEqual({ message: chatErrors.fallbackMessage });
+    expect(res.json()).toEqual({ message: chatErrors.fallbackMessage, reason: "internal" });
   });
 
   it("mapLambdaError agrees with the contract for an empty message", () => {
-    expect(mapLambdaError("")).toEqual({ statusCode: 500, message: chatErrors.fallbackMessage });
+    expect(mapLambdaError("")).toEqual({ statusCode: 500, message: chatErrors.fallbackMessage, reason: "internal" });
   });
 });
 
@@ -94,20 +101,20 @@ describe("POST /chat", () => {
   ])("a body that is %s gets API Gateway's 400 Invalid request body", async (_name, body) => {
     const res = await post(body);
     expect(res.status).toBe(400);
-    expect(res.json()).toEqual({ message: "Invalid request body" });
+    expect(res.json()).toEqual({ message: "Invalid request body", reason: "invalid_request" });
   });
 
   it("answers 504 Endpoint request timed out after the integration timeout", async () => {
     const res = await post({ sleep: 3 });
     expect(res.status).toBe(504);
-    expect(res.json()).toEqual({ message: "Endpoint request timed out" });
+    expect(res.json()).toEqual({ message: "Endpoint request timed out", reason: "model_timeout" });
   });
 
   it("replaces a worker that died mid-request; that request gets 500", async () => {
     const before = (await post({ text: "x" })).json().pid;
     const crashed = await post({ exit: true });
     expect(crashed.status).toBe(500);
-    expect(crashed.json()).toEqual({ message: chatErrors.fallbackMessage });
+    expect(crashed.json()).toEqual({ message: chatErrors.fallbackMessage, reason: "internal" });
     const after = (await post({ text: "y" })).json();
     expect(after.msg).toBe("ok");
     expect(after.pid).not.toBe(before);
@@ -126,7 +133,7 @@ describe("other requests", () => {
   ])("%s /%s gets API Gateway's 403 Missing Authentication Token", async (method, path) => {
     const res = await fetch(new URL(path, dev.url), { method });
     expect(res.status).toBe(403);
-    expect(await res.json()).toEqual({ message: "Missing Authentication Token" });
+    expect(await res.json()).toEqual({ message: "Missing Authentication Token", reason: "request_refused" });
   });
 
   it.each([

@@ -14,15 +14,25 @@ const ERROR_RULES = chatErrors.errors.map((rule) => ({
   pattern: new RegExp(`^(?:${rule.selectionPattern})$`),
 }));
 
-/** How API Gateway answers a Lambda error, per contract/chat-errors.json. */
-export function mapLambdaError(errorMessage: string): { statusCode: number; message: string } {
+/**
+ * How API Gateway answers a Lambda error, per contract/chat-errors.json: what the
+ * integration response's template (stacks/chat-contract.ts) does with `[status] message`
+ * and `[status:reason] message`.
+ */
+export function mapLambdaError(errorMessage: string): { statusCode: number; message: string; reason: string } {
   const rule = ERROR_RULES.find((r) => r.pattern.test(errorMessage));
   // No rule matches only an empty message; the contract's catch-all status is 500.
   const statusCode = rule?.statusCode ?? 500;
-  const prefix = `[${statusCode}]`;
-  const message =
-    rule && errorMessage.startsWith(prefix) ? errorMessage.slice(prefix.length).trim() : chatErrors.fallbackMessage;
-  return { statusCode, message };
+  const prefix = new RegExp(`^\\[${statusCode}(?::([^\\]]*))?\\]`).exec(errorMessage);
+  if (!rule || !prefix) return { statusCode, message: chatErrors.fallbackMessage, reason: chatErrors.fallbackReason };
+  return { statusCode, message: errorMessage.slice(prefix[0].length).trim(), reason: prefix[1] || rule.reason };
+}
+
+/** API Gateway's own answer of a gateway response type, with the reason the stack gives it. */
+export function gatewayError(responseType: string, message: string): { message: string; reason: string } {
+  const found = chatErrors.gatewayResponses.find((g) => g.responseType === responseType);
+  const fallback = chatErrors.gatewayResponses.find((g) => g.responseType === "DEFAULT_4XX")!;
+  return { message, reason: (found ?? fallback).reason };
 }
 
 export interface ChatRouteOptions {
@@ -44,7 +54,7 @@ export function chatRoute({ invoke, maxBodyBytes, integrationTimeoutMs, log }: C
     }
     // The request model requires a JSON object; the Lambda checks the fields itself.
     if (event === null || typeof event !== "object" || Array.isArray(event)) {
-      sendJson(res, 400, { message: "Invalid request body" });
+      sendJson(res, 400, gatewayError("BAD_REQUEST_BODY", "Invalid request body"));
       return;
     }
     let timer: NodeJS.Timeout | undefined;
@@ -55,15 +65,15 @@ export function chatRoute({ invoke, maxBodyBytes, integrationTimeoutMs, log }: C
     clearTimeout(timer);
     if (reply === "timeout") {
       log(`[dev] integration timeout after ${integrationTimeoutMs} ms (the handler keeps running)`);
-      sendJson(res, 504, { message: "Endpoint request timed out" });
+      sendJson(res, 504, gatewayError("INTEGRATION_TIMEOUT", "Endpoint request timed out"));
       return;
     }
     const requestId = { "x-amzn-RequestId": reply.requestId ?? "" };
     if (reply.ok) {
       sendJson(res, 200, reply.result ?? null, requestId);
     } else {
-      const { statusCode, message } = mapLambdaError(reply.errorMessage ?? "");
-      sendJson(res, statusCode, { message }, requestId);
+      const { statusCode, message, reason } = mapLambdaError(reply.errorMessage ?? "");
+      sendJson(res, statusCode, { message, reason }, requestId);
     }
   };
 }
