@@ -20,6 +20,7 @@ DEFAULT_REASONS = {400: "invalid_request", 429: "busy", 500: "internal", 502: "m
 # Reasons the functions give besides those defaults (contract/error-reasons.json).
 CONNECTION_LIMIT = "connection_limit"  # 429: maxAnswersPerConnection reached
 BUSY = "busy"  # 429: the model is overloaded, or the streamed answer could not start in time
+STREAM_FAILED = "stream_failed"  # 503: Lambda gave up on a streamed answer's run (crash, timeout)
 
 
 class ChatError(Exception):

@@ -22,6 +22,7 @@ from typing import Any
 from contract import ChatError, ChatRequest, parse_request
 from failures import describe, to_chat_error
 from logs import log, ms_since
+from observability.metrics import emit_outcome
 from model import RETRY_WINDOW_SECONDS, call_model, model_client, parse_answer, tgi_payload
 from prompt import PromptPlan, stop_sequences, within_token_budget
 from settings import Settings, load_at_cold_start, load_settings
@@ -37,7 +38,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         if SETTINGS is None:
             raise ChatError(500, f"the function is misconfigured: {CONFIG_PROBLEM}")
-        return _answer(event, SETTINGS, request_id, started)
+        return _answer(event, SETTINGS, context, started)
     except Exception as error:
         chat_error = to_chat_error(error)
         level = logging.WARNING if chat_error.status in (400, 429) else logging.ERROR
@@ -45,11 +46,13 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
                 extra={"requestId": request_id, "status": chat_error.status,
                        "reason": chat_error.reason, "error": chat_error.message, "cause": describe(error),
                        "elapsed_ms": ms_since(started)})
+        emit_outcome(chat_error.status, function_name=getattr(context, "function_name", None),
+                     reason=chat_error.reason)
         raise chat_error from None
 
 
-def _answer(event: Any, settings: Settings, request_id: str | None,
-            started: float) -> dict[str, Any]:
+def _answer(event: Any, settings: Settings, context: Any, started: float) -> dict[str, Any]:
+    request_id = getattr(context, "aws_request_id", None)
     request = parse_request(event, settings)
     model_started = time.perf_counter()
 
@@ -70,6 +73,8 @@ def _answer(event: Any, settings: Settings, request_id: str | None,
     if settings.log_prompts:
         fields.update(prompt=plan.prompt, answer=answer.text)
     log.info("chat answered", extra=fields)
+    emit_outcome(200, function_name=getattr(context, "function_name", None),
+                 generated_tokens=result.get("generated_tokens"))
     return result
 
 

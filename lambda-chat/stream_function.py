@@ -24,6 +24,7 @@ from contract import CONNECTION_LIMIT, ChatError, ChatRequest, parse_request
 from failures import StartFailed, describe, to_chat_error
 from frames import ClientGone, FramePoster, PostFailed
 from logs import log
+from observability.metrics import emit_outcome
 from settings import load_at_cold_start, load_stream_settings, normalize_origin
 
 SETTINGS, CONFIG_PROBLEM = load_at_cold_start(load_stream_settings)
@@ -118,6 +119,8 @@ def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
         log.log(level, "stream rejected", exc_info=chat_error.status == 500 and error is not chat_error,
                 extra={**fields, "status": chat_error.status, "reason": chat_error.reason, "error": chat_error.message,
                        "cause": describe(error)})
+        emit_outcome(chat_error.status, function_name=getattr(context, "function_name", None),
+                     reason=chat_error.reason)
         if not endpoint:
             return
         try:

@@ -20,6 +20,7 @@ from frames import ClientGone, FramePoster, PostFailed
 from logs import log, ms_since
 from model import open_stream, tgi_payload
 from model_stream import Deadline, ModelStream
+from observability.metrics import emit_outcome
 from prompt import PromptPlan, stop_sequences, within_token_budget
 from settings import StreamSettings
 from stream_text import AnswerShaper
@@ -77,6 +78,9 @@ def run(job: Any, context: Any, settings: StreamSettings) -> None:
         fields.update(_answer(job, context, settings, poster, accepted_at, fields))
         log.info("stream answered", extra={**fields, "status": 200, "frames": poster.frames,
                                            "elapsed_ms": now_ms() - accepted_at})
+        emit_outcome(200, function_name=getattr(context, "function_name", None),
+                     first_token_ms=fields.get("first_token_ms"),
+                     generated_tokens=fields.get("generated_tokens"))
     except (ClientGone, PostFailed) as stop:
         # Nobody to tell: the socket is closed, or posting keeps failing.
         reason = "the client has gone" if isinstance(stop, ClientGone) else "frames could not be posted"
@@ -94,6 +98,8 @@ def run(job: Any, context: Any, settings: StreamSettings) -> None:
                 extra={**fields, "status": chat_error.status, "reason": chat_error.reason, "error": chat_error.message,
                        "cause": describe(error), "frames": poster.frames,
                        "elapsed_ms": now_ms() - accepted_at})
+        emit_outcome(chat_error.status, function_name=getattr(context, "function_name", None),
+                     reason=chat_error.reason)
 
 
 def _answer(job: dict[str, Any], context: Any, settings: StreamSettings, poster: FramePoster,

@@ -34,6 +34,7 @@ window.falconAnswers = (() => {
     internal: { title: "Server error" },
     model_error: { title: TITLES[502] },
     model_not_running: { title: TITLES[503] },
+    stream_failed: { title: "The answer could not be completed" },
     model_timeout: { title: TITLES[504] },
   };
 

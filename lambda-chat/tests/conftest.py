@@ -117,7 +117,9 @@ def cold_start(entry: str) -> ModuleType:
     import (settings, logging, clients created on first use) starts over.
     """
     for name, module in list(sys.modules.items()):
-        if Path(getattr(module, "__file__", None) or "/").parent == LAMBDA_DIR:
+        folder = Path(getattr(module, "__file__", None) or "/").parent
+        # The flat modules and those of its packages (observability/, ...), not these tests.
+        if folder == LAMBDA_DIR or (folder.parent == LAMBDA_DIR and folder.name != "tests"):
             del sys.modules[name]
     return importlib.import_module(entry)
 

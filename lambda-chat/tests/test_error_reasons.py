@@ -18,7 +18,7 @@ def test_default_reason_of_each_status_is_the_contracts():
     assert contract.DEFAULT_REASONS == {m["statusCode"]: m["reason"] for m in MAPPINGS}
 
 
-@pytest.mark.parametrize("reason", [contract.CONNECTION_LIMIT, contract.BUSY, *contract.DEFAULT_REASONS.values()])
+@pytest.mark.parametrize("reason", [contract.CONNECTION_LIMIT, contract.BUSY, contract.STREAM_FAILED, *contract.DEFAULT_REASONS.values()])
 def test_every_reason_the_functions_give_is_defined_in_the_contract(reason):
     assert reason in REASONS
 

@@ -38,7 +38,9 @@ def done_msg(frames):
 
 
 def log_lines(capsys):
-    return [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    """The log's lines, without the metric lines (observability/metrics.py)."""
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    return [line for line in lines if "_aws" not in line]
 
 
 def answer_stream(model):

@@ -25,7 +25,9 @@ def error(message, status=400, id="a1", reason=None):
 
 
 def log_lines(capsys):
-    return [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    """The log's lines, without the metric lines (observability/metrics.py)."""
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    return [line for line in lines if "_aws" not in line]
 
 
 # ------------------------------------------------------------------ $connect

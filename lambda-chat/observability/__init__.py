@@ -1,0 +1,1 @@
+"""What the functions measure about their answers (CloudWatch embedded metric format)."""
