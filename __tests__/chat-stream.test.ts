@@ -27,7 +27,8 @@ function synthStream(options: Partial<ChatStreamOptions> = {}): StackJson {
 
 describe("ChatStream", () => {
   const json = synthStream();
-  const fn = () => only(json, "aws_lambda_function");
+  const fn = () => byId(json, "aws_lambda_function", "stream-function");
+  const notice = () => byId(json, "aws_lambda_function", "failure-notice_function");
 
   it("creates a WebSocket API that routes on the message's action and reads API keys from x-api-key", () => {
     expect(only(json, "aws_apigatewayv2_api")).toMatchObject({
@@ -64,23 +65,56 @@ describe("ChatStream", () => {
     });
   });
 
-  it("lets the function post only to this API's stream stage, count answers only in its table and invoke only itself", () => {
+  it("lets the function post only to this API's stream stage, count answers only in its table, invoke only itself and its failure notice", () => {
     expect(policy(byId(json, "aws_iam_role_policy", "stream-function-policy").policy)).toEqual({
       Version: "2012-10-17",
       Statement: [
         { Sid: "PostToOwnConnections", Effect: "Allow", Action: ["execute-api:ManageConnections"], Resource: [`${EXECUTION_ARN}/stream/POST/@connections/*`] },
         { Sid: "CountAnswersPerConnection", Effect: "Allow", Action: ["dynamodb:DeleteItem", "dynamodb:UpdateItem"], Resource: [expect.stringMatching(REF("aws_dynamodb_table", "arn"))] },
-        { Sid: "InvokeItselfAsynchronously", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [expect.stringMatching(REF("aws_lambda_function", "arn"))] },
+        { Sid: "InvokeItselfAsynchronously", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [expect.stringMatching(/^\$\{aws_lambda_function\.chat-stream_stream-function_[0-9A-F]{8}\.arn\}$/)] },
+        { Sid: "NotifyFailedRunsDestination", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [expect.stringMatching(/^\$\{aws_lambda_function\.chat-stream_failure-notice_function_[0-9A-F]{8}\.arn\}$/)] },
       ],
     });
   });
 
-  it("never retries an asynchronous streaming run and drops one that waited a minute", () => {
-    expect(only(json, "aws_lambda_function_event_invoke_config")).toMatchObject({
-      function_name: expect.stringMatching(REF("aws_lambda_function", "function_name")),
+  it("never retries an asynchronous streaming run, drops one that waited a minute, and sends both to the failure notice", () => {
+    expect(byId(json, "aws_lambda_function_event_invoke_config", "chat-stream_async-invoke-config")).toEqual({
+      function_name: expect.stringMatching(/^\$\{aws_lambda_function\.chat-stream_stream-function_[0-9A-F]{8}\.function_name\}$/),
       maximum_retry_attempts: 0,
       maximum_event_age_in_seconds: 60,
+      destination_config: { on_failure: { destination: expect.stringMatching(/^\$\{aws_lambda_function\.chat-stream_failure-notice_function_[0-9A-F]{8}\.arn\}$/) } },
     });
+  });
+
+  it("runs the failure notice from the same package with only the API's management endpoint", () => {
+    expect(notice()).toMatchObject({
+      function_name: "lambda-chat-stream-dev-failed",
+      handler: "stream_failures.notice.lambda_handler",
+      filename: fn().filename,
+      timeout: 15,
+      memory_size: 128,
+      environment: { variables: { CONNECTIONS_ENDPOINT: `https://${API_ID}.execute-api.ap-northeast-2.amazonaws.com/stream` } },
+      logging_config: { log_format: "JSON", log_group: expect.stringMatching(REF("aws_cloudwatch_log_group", "name")) },
+    });
+    expect(byId(json, "aws_cloudwatch_log_group", "failure-notice_log-group")).toMatchObject({ name: "/aws/lambda/lambda-chat-stream-dev-failed", retention_in_days: 1 });
+  });
+
+  it("lets the failure notice only write its log and post to this API's stream connections (no model, no table, no invoke)", () => {
+    const role = byId(json, "aws_iam_role", "failure-notice_role");
+    expect(role.name).toBe("lambda-chat-stream-dev-failed-role");
+    expect(policy(role.assume_role_policy).Statement).toEqual([{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }]);
+    expect(policy(byId(json, "aws_iam_role_policy", "failure-notice_role-policy").policy).Statement).toEqual([
+      { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [expect.stringMatching(/^\$\{aws_cloudwatch_log_group\.chat-stream_failure-notice_log-group_[0-9A-F]{8}\.arn\}:\*$/)] },
+      { Sid: "PostToOwnConnections", Effect: "Allow", Action: ["execute-api:ManageConnections"], Resource: [`${EXECUTION_ARN}/stream/POST/@connections/*`] },
+    ]);
+  });
+
+  it("drops a failure notice Lambda could not deliver within 5 minutes instead of 6 hours", () => {
+    expect(byId(json, "aws_lambda_function_event_invoke_config", "failure-notice_async-invoke-config")).toMatchObject({ maximum_retry_attempts: 2, maximum_event_age_in_seconds: 300 });
+  });
+
+  it("refuses a stream function name too long for its failure notice's role", () => {
+    expect(() => synthStream({ functionName: "f".repeat(55) })).toThrow(/streamFunctionName is too long: "f{55}-failed-role"/);
   });
 
   it("lets API Gateway invoke the function only for this API's stream stage", () => {

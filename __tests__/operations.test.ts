@@ -29,6 +29,9 @@ describe("ChatAlarms", () => {
     ["model-5xx-errors", "AWS/SageMaker", "Invocation5XXErrors", { EndpointName: REF("aws_sagemaker_endpoint", "name"), VariantName: "AllTraffic" }, "Sum", 1],
     ["model-latency-p90", "AWS/SageMaker", "ModelLatency", { EndpointName: REF("aws_sagemaker_endpoint", "name"), VariantName: "AllTraffic" }, "p90", 20_000_000],
     ["waf-blocked-requests", "AWS/WAFV2", "BlockedRequests", { WebACL: REF("aws_wafv2_web_acl", "name"), Rule: "ALL" }, "Sum", 500],
+    // Counted by the functions themselves (lambda-chat/observability/metrics.py), one per path.
+    ["chat-answers-5xx-rate", "FalconChatbot", "ServerErrors", { FunctionName: /^\$\{aws_lambda_function\.chat-function_[0-9A-F]{8}\.function_name\}$/ }, "Average", 0.05],
+    ["stream-answers-5xx-rate", "FalconChatbot", "ServerErrors", { FunctionName: /^\$\{aws_lambda_function\.chat-stream_stream-function_[0-9A-F]{8}\.function_name\}$/ }, "Average", 0.05],
   ];
 
   it.each(cases)("alarms on %s with its metric, dimensions, statistic and threshold", (id, namespace, metric, dimensions, statistic, threshold) => {
@@ -42,7 +45,7 @@ describe("ChatAlarms", () => {
 
   it("points each function's alarms at that function", () => {
     const chat = `\${aws_lambda_function.${Object.keys(full.resource.aws_lambda_function).find((k) => k.startsWith("chat-function"))}.function_name}`;
-    const stream = `\${aws_lambda_function.${Object.keys(full.resource.aws_lambda_function).find((k) => k.startsWith("chat-stream"))}.function_name}`;
+    const stream = `\${aws_lambda_function.${Object.keys(full.resource.aws_lambda_function).find((k) => k.startsWith("chat-stream_stream-function"))}.function_name}`;
     expect(alarm(full, "chat-function-errors").dimensions.FunctionName).toBe(chat);
     expect(alarm(full, "stream-function-errors").dimensions.FunctionName).toBe(stream);
   });
@@ -64,10 +67,36 @@ describe("ChatAlarms", () => {
     expect(alarm(full, "api-5xx-rate").alarm_actions).toEqual([topicRef(full, "chatbot-dev-alarms")]);
   });
 
-  it("leaves model and WAF alarms out when there is no deployed model or WAF", () => {
+  it("leaves SageMaker and WAF alarms out when there is no deployed model or WAF", () => {
     const names = resourcesOf(synthStack(environmentConfig({ waf: false })), "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name);
-    expect(names.filter((n) => /model|waf/.test(n))).toEqual([]);
+    expect(names.filter((n) => /model-(5xx|latency)|waf/.test(n))).toEqual([]);
     expect(names).toContain("chatbot-dev-api-5xx-rate");
+  });
+
+  it.each([
+    ["with a deployed model", full],
+    ["without one (an existing endpoint the stack does not watch)", plain],
+  ])("alarms on any answer that found the model not running, on either path, %s", (_name, json) => {
+    const a = alarm(json, "model-not-running");
+    expect(a).toMatchObject({ threshold: 1, comparison_operator: "GreaterThanOrEqualToThreshold", evaluation_periods: 1, treat_missing_data: "notBreaching" });
+    expect(a.alarm_actions).toEqual([topicRef(json, "chatbot-dev-alarms")]);
+    expect(a.metric_name).toBeUndefined();
+    const [sum, ...inputs] = a.metric_query;
+    expect(sum).toEqual({ id: "notrunning", expression: "FILL(m0, 0) + FILL(m1, 0)", label: "answers that found the model not running", return_data: true });
+    expect(inputs.map((q: any) => q.metric.dimensions.FunctionName)).toEqual([
+      expect.stringMatching(/^\$\{aws_lambda_function\.chat-function_[0-9A-F]{8}\.function_name\}$/),
+      expect.stringMatching(/^\$\{aws_lambda_function\.chat-stream_stream-function_[0-9A-F]{8}\.function_name\}$/),
+    ]);
+    for (const q of inputs) {
+      expect(q).toMatchObject({ return_data: false, metric: { namespace: "FalconChatbot", metric_name: "ModelNotRunning", period: 300, stat: "Sum" } });
+    }
+  });
+
+  it("watches the one path there is when streaming is off", () => {
+    const json = synthStack(environmentConfig({ streaming: false }));
+    expect(alarm(json, "model-not-running").metric_query.map((q: any) => q.id)).toEqual(["notrunning", "m0"]);
+    expect(alarm(json, "model-not-running").metric_query[0].expression).toBe("FILL(m0, 0)");
+    expect(resourcesOf(json, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name)).not.toContain("chatbot-dev-stream-answers-5xx-rate");
   });
 });
 
@@ -127,7 +156,7 @@ describe("ChatDashboard", () => {
   const lines = metricWidgets.flatMap((w: any) => w.properties.metrics.filter((m: any[]) => typeof m[0] === "string").map((m: any[]) => ({ widget: w.properties.title, m })));
 
   it("reads the request path left to right: edge, APIs, functions, model", () => {
-    const columns = [...new Set(metricWidgets.sort((a: any, b: any) => a.x - b.x).map((w: any) => w.properties.title.split(":")[0]))];
+    const columns = [...new Set(metricWidgets.filter((w: any) => w.y < 12).sort((a: any, b: any) => a.x - b.x).map((w: any) => w.properties.title.split(":")[0]))];
     expect(columns).toEqual(["Edge", "APIs", "Functions", "Model"]);
     expect(metricWidgets.every((w: any) => w.x + w.width <= 24)).toBe(true);
   });
@@ -142,6 +171,7 @@ describe("ChatDashboard", () => {
       Stage: /^\$\{aws_(api_gateway_stage\.[\w-]+\.stage_name|apigatewayv2_stage\.[\w-]+\.name)\}$/,
       ApiId: REF("aws_apigatewayv2_api", "id"),
       FunctionName: REF("aws_lambda_function", "function_name"),
+      Status: /^(400|429|500|502|503|504)$/,
       EndpointName: REF("aws_sagemaker_endpoint", "name"),
       VariantName: "AllTraffic",
     };
@@ -175,9 +205,30 @@ describe("ChatDashboard", () => {
     expect(model.properties.metrics).toContainEqual([{ expression: "m0 / m2", label: "instances (invocations / per instance)", id: "instances" }]);
   });
 
+  it("has a row of the answers and failures both paths count themselves, by status, with time to first token", () => {
+    const row = metricWidgets.filter((w: any) => w.y === 12).sort((a: any, b: any) => a.x - b.x);
+    expect(row.map((w: any) => w.properties.title)).toEqual([
+      "Answers: Answers and failures",
+      "Answers: Failures by status",
+      "Answers: Time to first token (ms) and generated tokens",
+    ]);
+    const shown = (w: any) => w.properties.metrics.map((m: any[]) => `${m[0]} ${m[1]} ${m.slice(2, -1).filter((_: unknown, i: number) => i % 2 === 0).join(",")} ${m[m.length - 1].stat} ${m[m.length - 1].label}`);
+    expect(shown(row[0])).toEqual(expect.arrayContaining([
+      "FalconChatbot Answers FunctionName Sum chat answers", "FalconChatbot Failures FunctionName Sum stream failures",
+      "FalconChatbot ServerErrors FunctionName Sum stream 5xx", "FalconChatbot ModelNotRunning FunctionName Sum chat model not running (503)",
+    ]));
+    expect(shown(row[1])).toHaveLength(12);
+    expect(shown(row[1])).toContain("FalconChatbot Failures FunctionName,Status Sum stream 503");
+    expect(shown(row[2])).toEqual([
+      "FalconChatbot TimeToFirstToken FunctionName p50 stream first token p50", "FalconChatbot TimeToFirstToken FunctionName p90 stream first token p90",
+      "FalconChatbot GeneratedTokens FunctionName Sum chat generated tokens", "FalconChatbot GeneratedTokens FunctionName Sum stream generated tokens",
+    ]);
+    expect(body.widgets.find((w: any) => w.type === "log").y).toBe(18);
+  });
+
   it("ends with the latest errors of both functions' logs", () => {
     const log = body.widgets.find((w: any) => w.type === "log");
-    const groups = resourcesOf(full, "aws_lambda_function").map((f) => f.logging_config.log_group);
+    const groups = resourcesOf(full, "aws_lambda_function").filter((f) => !f.function_name.endsWith("-failed")).map((f) => f.logging_config.log_group);
     for (const group of groups) expect(log.properties.query).toContain(`SOURCE '${group}'`);
     expect(log.properties.query).toMatch(/filter level = 'ERROR' or status >= 500 \| sort @timestamp desc/);
   });
@@ -211,7 +262,8 @@ describe("tracing", () => {
   });
 
   it("traces both functions and the REST stage, with only X-Ray's two write calls", () => {
-    for (const fn of resourcesOf(traced, "aws_lambda_function")) expect(fn.tracing_config).toEqual({ mode: "Active" });
+    // The failure notice makes one post to API Gateway: nothing worth a trace.
+    for (const fn of resourcesOf(traced, "aws_lambda_function").filter((f) => !f.function_name.endsWith("-failed"))) expect(fn.tracing_config).toEqual({ mode: "Active" });
     expect(only(traced, "aws_api_gateway_stage").xray_tracing_enabled).toBe(true);
     for (const id of ["chat-function_role-policy", "stream-function_role-policy"]) {
       expect(policy(byId(traced, "aws_iam_role_policy", id).policy).Statement).toContainEqual({

@@ -12,6 +12,7 @@ import { Construct } from "constructs";
 import { ChatFunction, ChatSettings } from "./chat-function";
 import type { FunctionPackage } from "./function-package";
 import { policyDocument } from "./iam";
+import { StreamFailureNotice } from "./stream-failure-notice";
 
 /**
  * The WebSocket stage's name, which is also the site's path: CloudFront forwards
@@ -75,6 +76,8 @@ export class ChatStream extends Construct {
   public readonly api: Apigatewayv2Api;
   public readonly stage: Apigatewayv2Stage;
   public readonly streamFunction: ChatFunction;
+  /** The stream function's on-failure destination: tells the page a queued answer will not come. */
+  public readonly failureNotice: StreamFailureNotice;
   /** Answer counts per connection. */
   public readonly connectionsTable: DynamodbTable;
   public readonly executionLogGroup: CloudwatchLogGroup;
@@ -132,6 +135,20 @@ export class ChatStream extends Construct {
       tracing: options.tracing,
     });
     const fn = this.streamFunction.function;
+    const connectionsArn = `${this.api.executionArn}/${STREAM_STAGE}/POST/@connections/*`;
+
+    const noticeName = `${options.functionName}-failed`;
+    if (noticeName.length + "-role".length > 64) {
+      throw new Error(`streamFunctionName is too long: "${noticeName}-role" (its failure notice's role) must be at most 64 characters`);
+    }
+    this.failureNotice = new StreamFailureNotice(this, "failure-notice", {
+      functionName: noticeName,
+      code: options.code,
+      connectionsEndpoint: `https://${this.domainName}/${STREAM_STAGE}`,
+      connectionsArn,
+      runtime: options.runtime,
+      logRetentionDays: retentionInDays,
+    });
 
     new IamRolePolicy(this, "stream-function-policy", {
       name: "connections-and-self",
@@ -141,7 +158,7 @@ export class ChatStream extends Construct {
           Sid: "PostToOwnConnections",
           Effect: "Allow",
           Action: ["execute-api:ManageConnections"],
-          Resource: [`${this.api.executionArn}/${STREAM_STAGE}/POST/@connections/*`],
+          Resource: [connectionsArn],
         },
         {
           Sid: "CountAnswersPerConnection",
@@ -156,14 +173,25 @@ export class ChatStream extends Construct {
           Action: ["lambda:InvokeFunction"],
           Resource: [fn.arn],
         },
+        {
+          // Lambda invokes an on-failure destination with the function's own execution role
+          // (AWS: "Adding a destination", invocation-async-retain-records.html).
+          Sid: "NotifyFailedRunsDestination",
+          Effect: "Allow",
+          Action: ["lambda:InvokeFunction"],
+          Resource: [this.failureNotice.function.arn],
+        },
       ]),
     });
     // A streaming run that failed is not run again: the client would get its frames twice.
-    // One that waited a minute in Lambda's queue is dropped: the page gave up on it long ago.
+    // One that waited a minute in Lambda's queue (throttled: every streamed answer holds one
+    // execution for its whole length) is dropped; both go to the failure notice, which
+    // tells the waiting page (429 "too busy" or 503) instead of leaving it waiting.
     new LambdaFunctionEventInvokeConfig(this, "async-invoke-config", {
       functionName: fn.functionName,
       maximumRetryAttempts: 0,
       maximumEventAgeInSeconds: 60,
+      destinationConfig: { onFailure: { destination: this.failureNotice.function.arn } },
     });
 
     const integration = new Apigatewayv2Integration(this, "function-integration", {

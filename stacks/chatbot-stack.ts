@@ -119,7 +119,7 @@ export class ChatbotStack extends TerraformStack {
 
     const code = new FunctionPackage(this, "function-package", {
       sourceDir: options.lambdaDir ?? path.join(PROJECT_ROOT, "lambda-chat"),
-      requiredFiles: c.streaming ? ["lambda_function.py", "stream_function.py"] : ["lambda_function.py"],
+      requiredFiles: c.streaming ? ["lambda_function.py", "stream_function.py", "stream_failures/notice.py"] : ["lambda_function.py"],
     });
     this.chatFunction = new ChatFunction(this, "chat-function", {
       functionName: `${c.functionName}-${c.name}`,
@@ -230,7 +230,7 @@ export class ChatbotStack extends TerraformStack {
     ];
     if (this.chatStream) {
       const stream = this.chatStream.streamFunction;
-      functions.push({ label: "stream", functionName: stream.function.functionName, logGroupName: stream.logGroup.name, budgetMs: c.lambdaTimeoutSeconds * 1000, raisesClientErrors: false });
+      functions.push({ label: "stream", functionName: stream.function.functionName, logGroupName: stream.logGroup.name, budgetMs: c.lambdaTimeoutSeconds * 1000, raisesClientErrors: false, streams: true });
     }
     this.operations = new Operations(this, "operations", {
       watched: {

@@ -10,6 +10,7 @@ import type { Log, WorkerReply } from "./processes";
 
 const ERROR_RULES = chatErrors.errors.map((rule) => ({
   statusCode: rule.statusCode,
+  reason: rule.reason,
   // API Gateway matches selectionPattern against the whole errorMessage.
   pattern: new RegExp(`^(?:${rule.selectionPattern})$`),
 }));

@@ -1,7 +1,7 @@
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Construct } from "constructs";
-import { Metric, Watched, metrics } from "./watched";
+import { ANSWER_NAMESPACE, Metric, Watched, metrics } from "./watched";
 
 /** Options of {@link ChatAlarms}. */
 export interface ChatAlarmsOptions {
@@ -66,6 +66,16 @@ export class ChatAlarms extends Construct {
       },
     ];
     for (const fn of w.functions) {
+      // The functions' own count (observability/metrics.py): a streamed answer's failure is
+      // an error frame, never a Lambda error, and a model outage would otherwise be silent.
+      specs.push({
+        id: `${fn.label}-answers-5xx-rate`,
+        metric: metrics.answers(w, fn, "ServerErrors"),
+        statistic: "Average",
+        // 1 per 5xx answer and 0 per other outcome, so the average is the share of 5xx answers.
+        threshold: 0.05,
+        description: `More than 5% of the ${fn.label} path's answers failed with 5xx for 5 minutes (counted by the function itself). Check the dashboard's failures by status, the model-not-running alarm and the function log's status and reason fields.`,
+      });
       specs.push(
         {
           id: `${fn.label}-function-errors`,
@@ -126,7 +136,7 @@ export class ChatAlarms extends Construct {
       });
     }
 
-    this.alarms = specs.map((spec) => {
+    const alarms = specs.map((spec) => {
       const inUsEast1 = spec.metric.region === "us-east-1";
       const topic = inUsEast1 ? options.usEast1TopicArn : options.topicArn;
       const percentile = /^p\d+(\.\d+)?$/.test(spec.statistic);
@@ -149,5 +159,33 @@ export class ChatAlarms extends Construct {
         okActions: [topic],
       });
     });
+
+    // Any answer on either path that found the model not running (503): the endpoint is
+    // missing, starting or switched off. Counted by the functions, so it works whether or
+    // not this stack deploys the model (without modelDeploy there is no SageMaker alarm).
+    const notRunning = w.functions.map((fn, i) => ({
+      id: `m${i}`,
+      returnData: false,
+      metric: { namespace: ANSWER_NAMESPACE, metricName: "ModelNotRunning", dimensions: { FunctionName: fn.functionName }, period: 300, stat: "Sum" },
+    }));
+    alarms.push(
+      new CloudwatchMetricAlarm(this, "model-not-running", {
+        alarmName: `chatbot-${w.environment}-model-not-running`,
+        alarmDescription:
+          "An answer found the model not running (HTTP 503 or an error frame 503) in the last 5 minutes. Check the SageMaker endpoint's status (missing, Creating, Failed, OutOfService) and, with modelDeploy, its deployment; endpointName must name a running endpoint.",
+        // A missing path counts as 0, so one path's silence never hides the other's 503s.
+        metricQuery: [
+          { id: "notrunning", expression: notRunning.map((q) => `FILL(${q.id}, 0)`).join(" + "), label: "answers that found the model not running", returnData: true },
+          ...notRunning,
+        ],
+        evaluationPeriods: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        threshold: 1,
+        treatMissingData: "notBreaching",
+        alarmActions: [options.topicArn],
+        okActions: [options.topicArn],
+      }),
+    );
+    this.alarms = alarms;
   }
 }

@@ -1,6 +1,6 @@
 import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
 import { Construct } from "constructs";
-import { Metric, Watched, metrics } from "./watched";
+import { FAILURE_STATUSES, Metric, Watched, metrics } from "./watched";
 
 /** Options of {@link ChatDashboard}. */
 export interface ChatDashboardOptions {
@@ -47,7 +47,8 @@ const ROW_HEIGHT = 6;
 /**
  * One dashboard per environment that reads the request path from left to right: the edge
  * (CloudFront, WAF), the APIs, the functions, the model; one row per question (traffic,
- * errors, latency, capacity), and the latest function errors at the bottom. Every metric
+ * errors, latency, capacity); a row of the answers and failures the functions count
+ * themselves, on both paths; and the latest function errors at the bottom. Every metric
  * is named by the resources' own attributes.
  */
 export class ChatDashboard extends Construct {
@@ -140,14 +141,42 @@ export class ChatDashboard extends Construct {
       });
     }
 
+    // A row of what the functions count themselves (one line per answer or failure), for
+    // both paths: the only view of streamed answers' failures, which are frames, not errors.
+    const answerGraphs: Graph[] = [
+      {
+        title: "Answers and failures",
+        lines: w.functions.flatMap((fn) => [
+          { metric: metrics.answers(w, fn, "Answers"), stat: "Sum", label: `${fn.label} answers` },
+          { metric: metrics.answers(w, fn, "Failures"), stat: "Sum", label: `${fn.label} failures` },
+          { metric: metrics.answers(w, fn, "ServerErrors"), stat: "Sum", label: `${fn.label} 5xx` },
+          { metric: metrics.answers(w, fn, "ModelNotRunning"), stat: "Sum", label: `${fn.label} model not running (503)` },
+        ]),
+      },
+      {
+        title: "Failures by status",
+        lines: w.functions.flatMap((fn) => FAILURE_STATUSES.map((status) => ({ metric: metrics.failures(w, fn, status), stat: "Sum", label: `${fn.label} ${status}` }))),
+      },
+      {
+        title: "Time to first token (ms) and generated tokens",
+        lines: [
+          ...w.functions
+            .filter((fn) => fn.streams)
+            .flatMap((fn) => ["p50", "p90"].map((stat) => ({ metric: metrics.answers(w, fn, "TimeToFirstToken"), stat, label: `${fn.label} first token ${stat}` }))),
+          ...w.functions.map((fn) => ({ metric: metrics.answers(w, fn, "GeneratedTokens"), stat: "Sum", label: `${fn.label} generated tokens` })),
+        ],
+      },
+    ];
+
     const widgets: Widget[] = [];
     columns.forEach((column, index) => {
       column.graphs.forEach((graph, row) => widgets.push(metricWidget(`${column.title}: ${graph.title}`, graph, index * COLUMN_WIDTH, row * ROW_HEIGHT, w.region)));
     });
+    answerGraphs.forEach((graph, index) => widgets.push(metricWidget(`Answers: ${graph.title}`, graph, index * COLUMN_WIDTH, 2 * ROW_HEIGHT, w.region)));
     widgets.push({
       type: "log",
       x: 0,
-      y: 2 * ROW_HEIGHT,
+      y: 3 * ROW_HEIGHT,
       width: 24,
       height: ROW_HEIGHT,
       properties: {

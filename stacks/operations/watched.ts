@@ -13,6 +13,8 @@ export interface WatchedFunction {
   readonly budgetMs: number;
   /** Whether its handler raises for client errors (the REST non-proxy integration's way of answering 4xx). */
   readonly raisesClientErrors: boolean;
+  /** Whether it streams answers (and so reports TimeToFirstToken). @default false */
+  readonly streams?: boolean;
 }
 
 /** Everything on the request path, from the edge to the model. */
@@ -39,12 +41,30 @@ export interface Metric {
   readonly region: string;
 }
 
+/**
+ * Namespace of the metrics the chat functions write themselves (one embedded-metric-format
+ * line per answer or failure: lambda-chat/observability/metrics.py), with the dimension
+ * FunctionName (and FunctionName + Status for Failures).
+ */
+export const ANSWER_NAMESPACE = "FalconChatbot";
+
+/** The HTTP statuses an answer can fail with, each a `Status` dimension value of `Failures`. */
+export const FAILURE_STATUSES = ["400", "429", "500", "502", "503", "504"] as const;
+
 export const metrics = {
   cloudFront: (w: Watched, name: string): Metric => ({ namespace: "AWS/CloudFront", name, dimensions: { DistributionId: w.distributionId, Region: "Global" }, region: "us-east-1" }),
   waf: (w: Watched, name: string): Metric => ({ namespace: "AWS/WAFV2", name, dimensions: { WebACL: w.webAclName ?? "", Rule: "ALL" }, region: "us-east-1" }),
   restApi: (w: Watched, name: string): Metric => ({ namespace: "AWS/ApiGateway", name, dimensions: { ApiName: w.restApi.name, Stage: w.restApi.stage }, region: w.region }),
   websocket: (w: Watched, name: string): Metric => ({ namespace: "AWS/ApiGateway", name, dimensions: { ApiId: w.websocket?.apiId ?? "", Stage: w.websocket?.stage ?? "" }, region: w.region }),
   lambda: (w: Watched, fn: WatchedFunction, name: string): Metric => ({ namespace: "AWS/Lambda", name, dimensions: { FunctionName: fn.functionName }, region: w.region }),
+  /** Answers, Failures, ServerErrors, ModelNotRunning, TimeToFirstToken, GeneratedTokens of one path. */
+  answers: (w: Watched, fn: WatchedFunction, name: string): Metric => ({ namespace: ANSWER_NAMESPACE, name, dimensions: { FunctionName: fn.functionName }, region: w.region }),
+  failures: (w: Watched, fn: WatchedFunction, status: string): Metric => ({
+    namespace: ANSWER_NAMESPACE,
+    name: "Failures",
+    dimensions: { FunctionName: fn.functionName, Status: status },
+    region: w.region,
+  }),
   model: (w: Watched, name: string): Metric => ({
     namespace: "AWS/SageMaker",
     name,

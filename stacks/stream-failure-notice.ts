@@ -1,0 +1,81 @@
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
+import { Construct } from "constructs";
+import type { FunctionPackage } from "./function-package";
+import { policyDocument, servicePrincipalTrust } from "./iam";
+
+/** Options of {@link StreamFailureNotice}. */
+export interface StreamFailureNoticeOptions {
+  /** Function name, e.g. `lambda-chat-stream-dev-failed`. */
+  readonly functionName: string;
+  /** The chat package; the function runs `stream_failures.notice.lambda_handler` from it. */
+  readonly code: FunctionPackage;
+  /** The WebSocket API's management endpoint, `https://<api-id>.execute-api.<region>.amazonaws.com/<stage>`. */
+  readonly connectionsEndpoint: string;
+  /** `execute-api:ManageConnections` resource of the stage's connections, `<execution arn>/<stage>/POST/@connections/*`. */
+  readonly connectionsArn: string;
+  /** Python runtime. @default "python3.13" */
+  readonly runtime?: string;
+  /** Retention of its log group. @default 1 */
+  readonly logRetentionDays?: number;
+}
+
+/**
+ * The stream function's on-failure destination. Lambda drops an asynchronous run it could
+ * not start within `maximum_event_age_in_seconds` (throttled: the account's concurrency is
+ * used up) or that failed, and then invokes this function with its invocation record
+ * (lambda-chat/stream_failures/notice.py), which posts the waiting connection an `error`
+ * frame instead of leaving the page waiting for nothing. A function of its own, so its
+ * role can do only that: post to this API's connections and write its own log.
+ */
+export class StreamFailureNotice extends Construct {
+  public readonly function: LambdaFunction;
+  public readonly role: IamRole;
+  public readonly logGroup: CloudwatchLogGroup;
+
+  constructor(scope: Construct, id: string, options: StreamFailureNoticeOptions) {
+    super(scope, id);
+    const name = options.functionName;
+    this.logGroup = new CloudwatchLogGroup(this, "log-group", { name: `/aws/lambda/${name}`, retentionInDays: options.logRetentionDays ?? 1 });
+    this.role = new IamRole(this, "role", {
+      name: `${name}-role`,
+      description: `Execution role of ${name}: its own log group and posting to the stream's connections`,
+      assumeRolePolicy: servicePrincipalTrust("lambda.amazonaws.com"),
+    });
+    new IamRolePolicy(this, "role-policy", {
+      name: "logs-and-connections",
+      role: this.role.id,
+      policy: policyDocument([
+        { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${this.logGroup.arn}:*`] },
+        { Sid: "PostToOwnConnections", Effect: "Allow", Action: ["execute-api:ManageConnections"], Resource: [options.connectionsArn] },
+      ]),
+    });
+    this.function = new LambdaFunction(this, "function", {
+      functionName: name,
+      description: "Chat stream: tells the waiting page when Lambda gave up on a streamed answer",
+      role: this.role.arn,
+      runtime: options.runtime ?? "python3.13",
+      handler: "stream_failures.notice.lambda_handler",
+      filename: options.code.zipPath,
+      sourceCodeHash: options.code.zipHash,
+      // One post with a few retries (frames.py): seconds at most.
+      timeout: 15,
+      memorySize: 128,
+      architectures: ["arm64"],
+      loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
+      environment: { variables: { CONNECTIONS_ENDPOINT: options.connectionsEndpoint } },
+      dependsOn: [this.logGroup],
+    });
+    // Lambda invokes a destination function asynchronously too. A notice that cannot run
+    // within 5 minutes (the account is still saturated) is no use to a page that waits
+    // about 90 s; dropping it beats Lambda's default of keeping it 6 hours.
+    new LambdaFunctionEventInvokeConfig(this, "async-invoke-config", {
+      functionName: this.function.functionName,
+      maximumRetryAttempts: 2,
+      maximumEventAgeInSeconds: 300,
+    });
+  }
+}
