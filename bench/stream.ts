@@ -10,10 +10,10 @@
  *   model     the fake model's own stream, read directly (no handler, no boto3)
  *   ws        one open WebSocket, as the page keeps it: chat frame → first token / done
  *   ws-new    a new WebSocket per answer (handshake and $connect included), closed at the first token
- *   post      POST /chat: request → the whole answer. The fake does not pace InvokeEndpoint (it
- *             answers at once), so when it answers faster than its first-token delay the phase is
- *             run again with [[slow:MS]], MS being the time the paced stream took to generate the
- *             same answer (first-token delay + tokens / rate), as a real model would take.
+ *   post      POST /chat: request → the whole answer. The fake paces InvokeEndpoint like its stream
+ *             (first-token delay + tokens / rate), as a real model would take; should it ever answer
+ *             faster than its first-token delay, the phase is run again with [[slow:MS]], MS being
+ *             the time the paced stream took to generate the same answer.
  */
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";

@@ -16,6 +16,7 @@ request and response path. The model behind it is a TGI stand-in (dev/fake_tgi.p
          split across PayloadParts at arbitrary bytes (mid-JSON, mid-UTF-8 character),
          with keep-alive lines (`:`) now and then. Paced like a real model: the first
          token after `first_token_ms` (300), then `tokens_per_second` (30); 0 is no wait.
+         A non-streaming answer waits as long as its stream would take, as a real model's does.
 
 The reply echoes the last user message of the prompt: the whole prompt, or, for a
 Falcon chat prompt ("User: ...\\nFalcon: ...\\nUser: <text>\\nFalcon:"), the last
@@ -183,6 +184,9 @@ class _Handler(BaseHTTPRequestHandler):
             status = 500 if behaviour.stream_fault == "streamfail" else 424
             self._send_error(record, started, status, ERROR_TYPES[status], f"fake {ERROR_TYPES[status]}")
         else:
+            # As long as the same answer takes to stream: POST and streaming compare honestly.
+            time.sleep(fake_tgi.generation_seconds(text, prompt, max_new_tokens,
+                                                   fake_tgi.Pace(fake.first_token_ms, fake.tokens_per_second)))
             if behaviour.stream_fault == "stall":
                 time.sleep(behaviour.stall_ms / 1000)
             reply = behaviour.body if behaviour.body is not None else json.dumps(

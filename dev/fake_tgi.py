@@ -158,6 +158,15 @@ class Fault:
     stall_ms: int = 0
 
 
+def generation_seconds(text: str, prompt: str, max_new_tokens: int | None, pace: Pace) -> float:
+    """How long `stream` takes to send this answer: the first-token wait, then one pause
+    between tokens. A real model takes as long to answer InvokeEndpoint as to stream the same
+    answer (it generates the same tokens), so the fake's non-streaming answer waits this too."""
+    events = list(token_events(text, max_new_tokens, count_tokens(prompt)))
+    pause = 1 / pace.tokens_per_second if pace.tokens_per_second else 0.0
+    return pace.first_token_ms / 1000 + max(len(events) - 1, 0) * pause
+
+
 def stream(text: str, prompt: str, max_new_tokens: int | None, too_long: str | None, pace: Pace,
            fault: Fault, progress: Any, details: bool = False) -> Iterator[bytes | float | str]:
     """What TGI streams, in order: bytes to send (SSE events, keep-alives), pauses (float

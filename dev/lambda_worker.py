@@ -12,7 +12,8 @@ Before the first request it prints {"ready": true} or {"fatal": "..."}.
 Anything the handler prints or logs goes to stderr (Lambda's CloudWatch log),
 never into the protocol stream. Stops at end of input or on SIGTERM.
 
-    python3 dev/lambda_worker.py [--handler lambda-chat/lambda_function.lambda_handler]
+    python3 dev/lambda_worker.py [--handler lambda-chat/lambda_function.lambda_handler
+        | lambda-chat/stream_failures.notice.lambda_handler]
         [--function-name lambda-chat-api] [--timeout-s 120] [--memory-mb 256]
 """
 
@@ -57,17 +58,21 @@ def parse_args(argv):
 
 
 def load_handler(spec):
-    """Import module path/to/module.py once and return its handler function."""
+    """Import module path/to/module.py once and return its handler function. As in the
+    runtime, the module may be in a package of that root: root/package.module.function."""
     module_path, _, function = spec.rpartition(".")
     directory, module_name = os.path.split(module_path)
     # The Lambda's own directory is the root of its imports, as in the runtime.
     sys.path.insert(0, os.path.abspath(directory or "."))
-    module_spec = importlib.util.spec_from_file_location(module_name, f"{module_path}.py")
-    if module_spec is None or module_spec.loader is None:
-        raise ImportError(f"No module file {module_path}.py")
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_name] = module
-    module_spec.loader.exec_module(module)
+    if "." in module_name:
+        module = importlib.import_module(module_name)
+    else:
+        module_spec = importlib.util.spec_from_file_location(module_name, f"{module_path}.py")
+        if module_spec is None or module_spec.loader is None:
+            raise ImportError(f"No module file {module_path}.py")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        module_spec.loader.exec_module(module)
     handler = getattr(module, function, None)
     if not callable(handler):
         raise AttributeError(f"Handler '{function}' missing on module '{module_name}'")

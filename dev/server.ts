@@ -14,6 +14,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import path from "node:path";
 import chatErrors from "../contract/chat-errors.json";
 import { startAwsStandIns, type AwsStandIns } from "./server/aws-standins";
@@ -65,6 +66,10 @@ export interface DevServerOptions {
   streamWarm?: number;
   /** The stream function's timeout; a job running longer is killed. @default 120000 */
   streamTimeoutMs?: number;
+  /** A stream job that finds no free worker this long is dropped and its failure notice sent (maximum_event_age_in_seconds). @default 60000 */
+  streamMaxEventAgeMs?: number;
+  /** The failure notice (the stream function's on-failure destination). @default lambda-chat/stream_failures.notice.lambda_handler */
+  failureHandler?: string;
   /** Emulate the WAF's rate rule: more than N requests to /chat and /stream from one address in 5 minutes get 429. */
   rateLimit?: number;
   /** Python interpreter. @default python3 */
@@ -111,11 +116,19 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   let rest: SingleWorker | undefined;
   let routes: SingleWorker | undefined;
   let jobs: WorkerPool | undefined;
+  let notice: SingleWorker | undefined;
   const connections = new Connections();
   let gateway: ReturnType<typeof streamGateway> | undefined;
   let chat: ReturnType<typeof chatRoute> | undefined;
 
-  const server = http.createServer((req, res) => {
+  // The socket is bound first (the workers need its port for ALLOWED_ORIGINS), but every
+  // request and upgrade waits here until all routes are ready: a page served before /stream
+  // could be upgraded would silently fall back to POST /chat.
+  let routesReady!: () => void;
+  const ready = new Promise<void>((resolve) => (routesReady = resolve));
+
+  const server = http.createServer((req, res) => void ready.then(() => handle(req, res)));
+  function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     const { pathname } = new URL(req.url ?? "/", "http://localhost");
     const api = pathname === "/chat" || pathname.startsWith("/chat/");
     const handled =
@@ -134,19 +147,25 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       if (!res.headersSent) sendJson(res, 500, { message: chatErrors.fallbackMessage, reason: chatErrors.fallbackReason });
       else res.destroy();
     });
-  });
+  }
   server.on("upgrade", (req, socket, head) => {
+    socket.on("error", () => undefined); // a client that gave up while the server was starting
+    void ready.then(() => upgrade(req, socket, head));
+  });
+  function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
+    if (socket.destroyed) return;
     const { pathname } = new URL(req.url ?? "/", "http://localhost");
     if (pathname !== "/stream" || !gateway) refuseUpgrade(socket, 404);
     else if (limiter && !limiter.allow(sourceIp(req))) {
       refuseUpgrade(socket, TOO_MANY_REQUESTS.statusCode, JSON.stringify({ message: TOO_MANY_REQUESTS.message, reason: TOO_MANY_REQUESTS.reason }));
     } else gateway.handleUpgrade(req, socket, head);
-  });
+  }
 
   // Should this process end without close() (an uncaught error), take the children along.
   const killChildren = () => {
     rest?.kill();
     routes?.kill();
+    notice?.kill();
     jobs?.kill();
     if (fake) signalGroup(fake.child, "SIGKILL");
   };
@@ -156,7 +175,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     gateway?.close();
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
-    await Promise.all([stopped, aws?.close(), rest?.close(), routes?.close(), jobs?.close(), stopChild(fake?.child)]);
+    await Promise.all([stopped, aws?.close(), rest?.close(), routes?.close(), jobs?.close(), notice?.close(), stopChild(fake?.child)]);
   };
 
   try {
@@ -203,6 +222,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       stage: STREAM_STAGE,
       functionName: STREAM_FUNCTION,
       invoke: (event) => jobs!.invoke(event),
+      invokeQueued: (event, maxEventAgeMs) => jobs!.invokeQueued(event, maxEventAgeMs),
+      maxEventAgeMs: options.streamMaxEventAgeMs,
+      onFailure: (record) => notice!.invoke(record),
+      region,
       log,
     });
     aws = standIns;
@@ -227,7 +250,13 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     // Routes run in one worker, so the in-memory answer counts ($connect ... $disconnect) add up.
     routes = new SingleWorker(streamSpec("[stream-route]"));
     jobs = new WorkerPool(streamSpec("[stream-job]"), options.streamConcurrency ?? 8, streamTimeoutMs);
-    await Promise.all([rest.start(), routes.start(), jobs.prewarm(options.streamWarm ?? 2)]);
+    notice = new SingleWorker(
+      spec("[stream-failed]", ["--handler", options.failureHandler ?? "lambda-chat/stream_failures.notice.lambda_handler", "--function-name", `${STREAM_FUNCTION}-failed`], {
+        AWS_LAMBDA_FUNCTION_NAME: `${STREAM_FUNCTION}-failed`,
+        CONNECTIONS_ENDPOINT: standIns.connectionsEndpoint,
+      }),
+    );
+    await Promise.all([rest.start(), routes.start(), notice.start(), jobs.prewarm(options.streamWarm ?? 2)]);
     gateway = streamGateway({
       invoke: (event) => routes!.invoke(event),
       connections,
@@ -236,6 +265,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       integrationTimeoutMs,
       log,
     });
+    routesReady();
   } catch (error) {
     await stopAll();
     throw error;

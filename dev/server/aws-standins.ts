@@ -12,8 +12,10 @@
  *     POST /2015-03-31/functions/<name or ARN>/invocations
  *     X-Amz-Invocation-Type: Event answers 202 at once and runs the payload in a worker
  *     of the pool; RequestResponse waits for the result. Failed asynchronous invocations
- *     are logged, not retried (Lambda would retry twice unless the function's
- *     asynchronous settings say 0, which a stream job needs: a retry would re-send tokens).
+ *     are not retried (the stack sets maximum_retry_attempts 0: a retry would re-send
+ *     tokens), and one that found no free worker within maxEventAgeMs is dropped, as
+ *     Lambda drops it after maximum_event_age_in_seconds; either way the on-failure
+ *     destination (the failure notice) is invoked with Lambda's invocation record.
  */
 import { randomUUID } from "node:crypto";
 import http from "node:http";
@@ -35,9 +37,28 @@ export interface AwsStandInOptions {
   stage: string;
   /** The stream function's name; its ARN is accepted too. */
   functionName: string;
-  /** Runs one invocation of the function in a worker. */
+  /** Runs one asynchronous invocation in a worker, or drops it when none is free within `maxEventAgeMs`. */
+  invokeQueued(event: unknown, maxEventAgeMs: number): Promise<WorkerReply | "EventAgeExceeded">;
+  /** Runs one synchronous invocation in a worker. */
   invoke(event: unknown): Promise<WorkerReply>;
+  /** The function's maximum_event_age_in_seconds, in ms. @default 60000 */
+  maxEventAgeMs?: number;
+  /** The on-failure destination: gets Lambda's invocation record of a dropped or failed run. */
+  onFailure?(record: unknown): Promise<WorkerReply>;
+  /** Region, for the function ARN in invocation records. */
+  region: string;
   log: Log;
+}
+
+/** What Lambda sends an on-failure destination (AWS: invocation-async-retain-records). */
+export function invocationRecord(event: unknown, functionArn: string, condition: "EventAgeExceeded" | "RetriesExhausted", reply?: WorkerReply) {
+  return {
+    version: "1.0",
+    timestamp: new Date().toISOString(),
+    requestContext: { requestId: randomUUID(), functionArn: `${functionArn}:$LATEST`, condition, approximateInvokeCount: reply ? 1 : 0 },
+    requestPayload: event,
+    ...(reply ? { responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" }, responsePayload: { errorMessage: reply.errorMessage, errorType: reply.errorType } } : {}),
+  };
 }
 
 export interface AwsStandIns {
@@ -65,7 +86,8 @@ function awsError(res: http.ServerResponse, status: number, code: string, messag
 }
 
 export async function startAwsStandIns(options: AwsStandInOptions): Promise<AwsStandIns> {
-  const { connections, stage, functionName, invoke, log } = options;
+  const { connections, stage, functionName, invoke, invokeQueued, log } = options;
+  const functionArn = `arn:aws:lambda:${options.region}:000000000000:function:${functionName}`;
   const managementPath = new RegExp(`^/${stage}/@connections/([^/]+)$`);
   const invokePath = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 
@@ -126,9 +148,16 @@ export async function startAwsStandIns(options: AwsStandInOptions): Promise<AwsS
       answer(res, 204, undefined);
     } else if (type === "Event") {
       answer(res, 202, undefined);
-      const reply = await invoke(event);
-      if (!reply.ok) {
+      const reply = await invokeQueued(event, options.maxEventAgeMs ?? 60_000);
+      if (reply === "EventAgeExceeded") {
+        log(`[lambda-async] no free function within ${options.maxEventAgeMs ?? 60_000} ms: dropped (EventAgeExceeded)`);
+      } else if (!reply.ok) {
         log(`[lambda-async] invocation ${reply.requestId ?? ""} failed, not retried: ${reply.errorMessage}`);
+      }
+      if (options.onFailure && (reply === "EventAgeExceeded" || !reply.ok)) {
+        const record = invocationRecord(event, functionArn, reply === "EventAgeExceeded" ? "EventAgeExceeded" : "RetriesExhausted", reply === "EventAgeExceeded" ? undefined : reply);
+        const notified = await options.onFailure(record);
+        if (!notified.ok) log(`[lambda-async] the on-failure destination failed: ${notified.errorMessage}`);
       }
     } else if (type === "RequestResponse") {
       const reply = await invoke(event);

@@ -238,7 +238,28 @@ export class WorkerPool {
   }
 
   async invoke(event: unknown): Promise<WorkerReply> {
-    const worker = await this.acquire();
+    return this.run(await this.acquire(), event);
+  }
+
+  /**
+   * An asynchronous invocation as Lambda queues it: when no worker is free within
+   * `maxEventAgeMs` (all busy: the concurrency is used up), it is dropped with
+   * "EventAgeExceeded" instead (maximum_event_age_in_seconds).
+   */
+  async invokeQueued(event: unknown, maxEventAgeMs: number): Promise<WorkerReply | "EventAgeExceeded"> {
+    const acquired = this.acquire();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => (timer = setTimeout(() => resolve("expired"), maxEventAgeMs)));
+    const first = await Promise.race([acquired, expired]);
+    clearTimeout(timer);
+    if (first === "expired") {
+      acquired.then((worker) => this.release(worker), () => undefined); // the slot it would have had
+      return "EventAgeExceeded";
+    }
+    return this.run(first, event);
+  }
+
+  private async run(worker: LambdaWorker, event: unknown): Promise<WorkerReply> {
     const seconds = Math.round(this.timeoutMs / 10) / 100;
     const timer = setTimeout(() => worker.kill(`Task timed out after ${seconds.toFixed(2)} seconds`), this.timeoutMs);
     try {

@@ -77,3 +77,12 @@ def test_context_looks_like_lambdas(tmp_path):
     assert result["function_name"] == "lambda-chat-api"
     assert result["invoked_function_arn"].startswith("arn:aws:lambda:eu-west-1:")
     assert 110_000 < result["left"] <= 120_000
+
+
+def test_a_handler_in_a_package_of_the_root_loads_as_the_runtime_loads_it(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "helper.py").write_text("VALUE = 'from the root'\n")
+    (tmp_path / "pkg" / "mod.py").write_text("from helper import VALUE\n\ndef h(event, context):\n    return {'v': VALUE}\n")
+    out, _, _ = run_worker([{"id": 1, "event": {}}], handler=f"{tmp_path}/pkg.mod.h")
+    assert out[-1]["result"] == {"v": "from the root"}

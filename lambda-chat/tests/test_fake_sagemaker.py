@@ -8,6 +8,7 @@ import json
 import re
 import signal
 import subprocess
+import time
 import sys
 from pathlib import Path
 from typing import Any
@@ -301,3 +302,20 @@ def test_command_line_sets_the_endpoint_state_and_limits():
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
         process.stdout.close()
+
+
+def test_non_streaming_answer_takes_as_long_as_its_stream_would(model):
+    # A real model generates the same tokens either way; the fake paces both alike.
+    model.first_token_ms, model.tokens_per_second = 100, 50
+    tokens = len(list(fake_tgi.token_events(generated_text(post(model, "one two three four")[2]), None, 4)))
+    model.clear()
+    started = time.perf_counter()
+    _, _, body = post(model, "one two three four")
+    waited = time.perf_counter() - started
+    expected = fake_tgi.generation_seconds(generated_text(body), "one two three four", None,
+                                           fake_tgi.Pace(100, 50))
+    assert expected == pytest.approx(0.1 + (tokens - 1) / 50)
+    assert expected <= waited < expected + 1.0
+    streamed_started = time.perf_counter()
+    post(model, "one two three four", path=STREAM, stream=True)
+    assert time.perf_counter() - streamed_started == pytest.approx(waited, abs=0.5)
