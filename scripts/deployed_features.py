@@ -72,6 +72,17 @@ def assert_stream(aws: Callable[[str], Any], outputs: dict[str, Any], custom_dom
     check(statements["InvokeItselfAsynchronously"]["Resource"] == [fn["FunctionArn"]], "the function may invoke only itself")
     invoke_config = lam.get_function_event_invoke_config(FunctionName="lambda-chat-stream-dev")
     check(invoke_config["MaximumRetryAttempts"] == 0 and invoke_config["MaximumEventAgeInSeconds"] == 60, "streaming runs are never retried")
+    notice = lam.get_function(FunctionName="lambda-chat-stream-dev-failed")["Configuration"]
+    check(invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination") == notice["FunctionArn"],
+          "dropped or failed streaming runs go to the failure notice")
+    check(notice["Handler"] == "stream_failures.notice.lambda_handler"
+          and notice["Environment"]["Variables"] == {"CONNECTIONS_ENDPOINT": env["CONNECTIONS_ENDPOINT"]}, "failure notice handler and endpoint")
+    check(statements["NotifyFailedRunsDestination"]["Resource"] == [notice["FunctionArn"]], "the stream function may invoke its failure notice")
+    notice_policy = role_policy(iam, "lambda-chat-stream-dev-failed-role", "logs-and-connections")["Statement"]
+    check(sorted(a for st in notice_policy for a in st["Action"]) == ["execute-api:ManageConnections", "logs:CreateLogStream", "logs:PutLogEvents"]
+          and notice_policy[1]["Resource"] == statements["PostToOwnConnections"]["Resource"], "the failure notice may only log and post to this stage")
+    notice_config = lam.get_function_event_invoke_config(FunctionName="lambda-chat-stream-dev-failed")
+    check(notice_config["MaximumEventAgeInSeconds"] == 300, "an undeliverable failure notice is dropped after 5 minutes")
     config = deployed_distribution(cf, outputs)["DistributionConfig"]
     origin = next(o for o in config["Origins"]["Items"] if o["Id"] == "chat-stream")
     check(origin["DomainName"] == f"{api['ApiId']}.execute-api.{REGION}.amazonaws.com" and not origin.get("OriginPath"), "/stream origin: the WebSocket API, no origin path")
@@ -127,7 +138,7 @@ def assert_edge(aws: Callable[..., Any], outputs: dict[str, Any], zone_id: str, 
 def assert_operations(aws: Callable[..., Any], outputs: dict[str, Any], email: str) -> None:
     """Alarms and their encrypted topics, the e-mail subscriptions, the dashboard, tracing."""
     lam = aws("lambda")
-    for region, topic_name, expected in ((REGION, "chatbot-dev-alarms", 10), ("us-east-1", "chatbot-dev-edge-alarms", 2)):
+    for region, topic_name, expected in ((REGION, "chatbot-dev-alarms", 13), ("us-east-1", "chatbot-dev-edge-alarms", 2)):
         sns, kms, cw = aws("sns", region), aws("kms", region), aws("cloudwatch", region)
         topic_arn = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{topic_name}"))
         attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
@@ -151,7 +162,15 @@ def assert_operations(aws: Callable[..., Any], outputs: dict[str, Any], email: s
     check(errors["Dimensions"] == [{"Name": "FunctionName", "Value": "lambda-chat-stream-dev"}], "function alarms watch this stack's functions")
     body = json.loads(cw.get_dashboard(DashboardName="chatbot-dev")["DashboardBody"])
     titles = [w["properties"].get("title", "") for w in body["widgets"]]
-    check(len(body["widgets"]) == 9 and titles[-1] == "Latest function errors", f"dashboard widgets: {titles}")
+    check(len(body["widgets"]) == 12 and titles[-1] == "Latest function errors", f"dashboard widgets: {titles}")
+    not_running = cw.describe_alarms(AlarmNames=["chatbot-dev-model-not-running"])["MetricAlarms"][0]
+    inputs = [q["MetricStat"]["Metric"] for q in not_running["Metrics"] if "MetricStat" in q]
+    check([(m["Namespace"], m["MetricName"], m["Dimensions"][0]["Value"]) for m in inputs]
+          == [("FalconChatbot", "ModelNotRunning", "lambda-chat-api-dev"), ("FalconChatbot", "ModelNotRunning", "lambda-chat-stream-dev")],
+          "the model-not-running alarm counts both paths' 503s")
+    rate = cw.describe_alarms(AlarmNames=["chatbot-dev-stream-answers-5xx-rate"])["MetricAlarms"][0]
+    check((rate["Namespace"], rate["MetricName"], rate["Statistic"], rate["Threshold"]) == ("FalconChatbot", "ServerErrors", "Average", 0.05),
+          "the stream path's 5xx answer rate alarm")
     check(outputs["DashboardUrl"]["value"].endswith("#dashboards/dashboard/chatbot-dev"), "dashboard URL output")
     for name in ("lambda-chat-api-dev", "lambda-chat-stream-dev"):
         check(lam.get_function(FunctionName=name)["Configuration"]["TracingConfig"]["Mode"] == "Active", f"{name} traced by X-Ray")

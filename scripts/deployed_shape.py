@@ -72,12 +72,16 @@ def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[
     check(int(integration["timeoutInMillis"]) == 29000, "integration timeout")
     responses = integration["integrationResponses"]
     check(sorted(responses) == ["200", "400", "429", "500", "502", "503", "504"], f"integration responses {sorted(responses)}")
-    check(responses["400"]["selectionPattern"] == r"^\[400\][\s\S]*", "400 selection pattern")
+    check(responses["400"]["selectionPattern"] == r"^\[400(?::[a-z_]+)?\][\s\S]*", "400 selection pattern (an optional reason)")
+    check('"reason": "$util.escapeJavaScript($reason)"' in responses["429"]["responseTemplates"]["application/json"], "429 template answers the reason")
     check("$util.escapeJavaScript($msg)" in responses["502"]["responseTemplates"]["application/json"], "502 template")
     check(sorted(method["methodResponses"]) == sorted(responses), "a method response per integration response")
     gateway = {g["responseType"]: g for g in apigw.get_gateway_responses(restApiId=api["id"])["items"]}
-    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
-        check(gateway[kind]["responseTemplates"]["application/json"] == '{"message":$context.error.messageString}', f"{kind} gateway response")
+    reasons = {"DEFAULT_4XX": "request_refused", "DEFAULT_5XX": "internal", "BAD_REQUEST_BODY": "invalid_request",
+               "THROTTLED": "throttled", "QUOTA_EXCEEDED": "site_quota", "INTEGRATION_TIMEOUT": "model_timeout"}
+    for kind, reason in reasons.items():
+        check(gateway.get(kind, {}).get("responseTemplates", {}).get("application/json")
+              == '{"message":$context.error.messageString,"reason":"%s"}' % reason, f"{kind} gateway response with reason {reason}")
 
     stage = apigw.get_stage(restApiId=api["id"], stageName="dev")
     settings = stage["methodSettings"]["*/*"]
