@@ -10,6 +10,9 @@ const USAGE = `Usage: npm run dev -- [options] [-- <extra dev/fake_sagemaker.py 
   --delay-ms N      fake model: wait N ms before each answer (default 0)
   --rate-limit N    emulate the WAF's rate rule: over N requests to /chat and /stream
                     from one address in 5 minutes get its 429
+  --concurrency N   stream jobs that may run at once (Lambda's concurrency; default 8)
+  --max-event-age-ms N  a stream job that finds no free worker this long is dropped and
+                    the page told "too busy" (Lambda's maximum event age; default 60000)
   --sagemaker       use a real SageMaker endpoint and your AWS credentials
   --endpoint NAME   endpoint name (default ${DEFAULT_ENDPOINT})
   --region R        AWS region (default $AWS_REGION or ${DEFAULT_REGION})
@@ -28,6 +31,8 @@ export async function main(argv: string[]) {
         port: { type: "string", default: "8080" },
         "delay-ms": { type: "string", default: "0" },
         "rate-limit": { type: "string" },
+        concurrency: { type: "string", default: "8" },
+        "max-event-age-ms": { type: "string", default: "60000" },
         sagemaker: { type: "boolean", default: false },
         endpoint: { type: "string" },
         region: { type: "string" },
@@ -53,6 +58,12 @@ export async function main(argv: string[]) {
     console.error(`--rate-limit must be a positive integer\n\n${USAGE}`);
     process.exit(2);
   }
+  const concurrency = Number(values.concurrency);
+  const maxEventAgeMs = Number(values["max-event-age-ms"]);
+  if (!(Number.isInteger(concurrency) && concurrency >= 1) || !(Number.isInteger(maxEventAgeMs) && maxEventAgeMs >= 1)) {
+    console.error(`--concurrency and --max-event-age-ms must be positive integers\n\n${USAGE}`);
+    process.exit(2);
+  }
   if (values.sagemaker && positionals.length) {
     console.error("extra fake model arguments make no sense with --sagemaker");
     process.exit(2);
@@ -64,6 +75,9 @@ export async function main(argv: string[]) {
       port,
       delayMs,
       rateLimit,
+      streamConcurrency: concurrency,
+      streamWarm: Math.min(2, concurrency),
+      streamMaxEventAgeMs: maxEventAgeMs,
       fakeArgs: positionals,
       sagemaker: values.sagemaker,
       endpoint: values.endpoint,
