@@ -15,6 +15,7 @@ import { AWS_REGIONS, BACKEND_KINDS, ENDPOINT_NAME, ENV_NAME, IAM_ROLE_NAME, LAM
 import { Checker, ConfigError, describe, isObject } from "./checker";
 import { BackendKind, ChatbotConfig, DEFAULT_ENVIRONMENT, DEFAULTS, EnvironmentConfig } from "./environment";
 import { resolveEdgeSettings } from "./edge-settings";
+import { checkEnvironmentVariableNames } from "./env-names";
 import { resolveModelSettings } from "./model-settings";
 import { ChatbotContext, ENVIRONMENTS_ENV, RawSettings, SETTINGS, SettingKey, Sourced, ValueKind } from "./settings";
 
@@ -22,12 +23,13 @@ import { ChatbotContext, ENVIRONMENTS_ENV, RawSettings, SETTINGS, SettingKey, So
  * Reads and validates the configuration.
  *
  * @param context `cdktf.json` → `context.chatbot` (may be undefined)
- * @param env the process environment (only `CHATBOT_*` variables are read)
+ * @param env the process environment (only `CHATBOT_*` variables are read; one naming no setting is an error)
  * @throws ConfigError listing every invalid value
  */
 export function loadConfig(context: unknown, env: NodeJS.ProcessEnv): ChatbotConfig {
   const problems: string[] = [];
   const ctx = readContext(context, problems);
+  checkEnvironmentVariableNames(env, problems);
   const perEnvironment = ctx.environments ?? { [DEFAULT_ENVIRONMENT]: {} };
 
   let names = Object.keys(perEnvironment);
