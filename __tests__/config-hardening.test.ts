@@ -26,3 +26,18 @@ describe("CHATBOT_* environment variables", () => {
     expect(closestName("CHATBOT_WAF_RATE_LIMT", ["CHATBOT_WAF", "CHATBOT_WAF_RATE_LIMIT", "CHATBOT_STAGE"])).toBe("CHATBOT_WAF_RATE_LIMIT");
   });
 });
+
+describe("the /chat origin's response timeout and CloudFront's quota", () => {
+  it("refuses an integration timeout CloudFront cannot wait for, naming both settings and the quota to raise", () => {
+    const message = problemOf({ integrationTimeoutMs: 120_000, allowLongIntegrationTimeout: true });
+    expect(message).toMatch(/integrationTimeoutMs = 120000 .*at most 59000 ms while cloudFrontResponseTimeoutQuota is 60 s \(CloudFront's default quota\): CloudFront must wait 121 s for \/chat/);
+    expect(message).toMatch(/"Response timeout per origin"/);
+    expect(problemOf({ integrationTimeoutMs: 200_000, allowLongIntegrationTimeout: true, cloudFrontResponseTimeoutQuota: 180 })).toMatch(/at most 179000 ms while cloudFrontResponseTimeoutQuota is 180 s \(the quota declared\)/);
+    expect(problemOf({ cloudFrontResponseTimeoutQuota: 30 })).toMatch(/cloudFrontResponseTimeoutQuota = 30 .*a whole number from 60 to 600/);
+  });
+
+  it("accepts a long integration timeout once both quotas are declared raised", () => {
+    const [env] = loadConfig({ integrationTimeoutMs: 120_000, allowLongIntegrationTimeout: true, cloudFrontResponseTimeoutQuota: 180 }, {}).environments;
+    expect(env.cloudFrontResponseTimeoutQuota).toBe(180);
+  });
+});

@@ -6,7 +6,7 @@ import { Construct } from "constructs";
 import { ChatApi } from "./chat-api";
 import { ChatFunction, ChatSettings } from "./chat-function";
 import { ChatStream, STREAM_STAGE } from "./chat-stream";
-import type { EnvironmentConfig } from "./config";
+import { EnvironmentConfig, originReadTimeoutSeconds } from "./config";
 import { CustomDomain } from "./edge/custom-domain";
 import { API_KEY_HEADER, OriginKey } from "./edge/origin-key";
 import { WebFirewall } from "./edge/web-firewall";
@@ -187,7 +187,10 @@ export class ChatbotStack extends TerraformStack {
       });
       originHeaders = { [API_KEY_HEADER]: this.originKey.value };
     }
-    const apiRoutes: ApiRoute[] = [{ pathPattern: "/chat", originId: "chat-api", domainName: this.chatApi.domainName, originPath: `/${c.stage}`, originHeaders }];
+    const apiRoutes: ApiRoute[] = [
+      // CloudFront waits past the integration timeout, so API Gateway's answer (or its 504) reaches the viewer.
+      { pathPattern: "/chat", originId: "chat-api", domainName: this.chatApi.domainName, originPath: `/${c.stage}`, originHeaders, originReadTimeoutSeconds: originReadTimeoutSeconds(c.integrationTimeoutMs) },
+    ];
     if (this.chatStream) {
       // The WebSocket handshake is a GET.
       apiRoutes.push({ pathPattern: `/${STREAM_STAGE}`, originId: "chat-stream", domainName: this.chatStream.domainName, allowedMethods: ["GET", "HEAD"], originHeaders });

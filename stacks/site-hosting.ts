@@ -46,6 +46,8 @@ export interface ApiRoute {
   readonly allowedMethods?: readonly string[];
   /** Headers CloudFront adds to every request to this origin (they overwrite a viewer's). @default none */
   readonly originHeaders?: Readonly<Record<string, string>>;
+  /** How long CloudFront waits for the origin's response, in seconds (1-60 unless the quota was raised). @default 30 (CloudFront's) */
+  readonly originReadTimeoutSeconds?: number;
 }
 
 /** CloudFront managed policies (ids are the same in every account). */
@@ -140,6 +142,7 @@ export class SiteHosting extends Construct {
             httpsPort: 443,
             originProtocolPolicy: "https-only",
             originSslProtocols: ["TLSv1.2"],
+            originReadTimeout: route.originReadTimeoutSeconds,
           },
         })),
       ],

@@ -55,6 +55,12 @@ export interface EnvironmentConfig {
   readonly integrationTimeoutMs: number;
   /** Set only after AWS raised the account's integration-timeout quota for regional APIs. @default false */
   readonly allowLongIntegrationTimeout: boolean;
+  /**
+   * CloudFront's "Response timeout per origin" quota of the account, in seconds: the `/chat`
+   * origin waits one second past the integration timeout, which must fit in it. Raise it only
+   * after AWS granted the increase. @default 60 (CloudFront's default)
+   */
+  readonly cloudFrontResponseTimeoutQuota: number;
   /** Steady-state requests per second for the stage. @default 10 */
   readonly throttlingRateLimit: number;
   /** Burst requests for the stage. @default 20 */
@@ -175,6 +181,7 @@ export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
   priceClass: "PriceClass_200",
   integrationTimeoutMs: 29_000,
   allowLongIntegrationTimeout: false,
+  cloudFrontResponseTimeoutQuota: 60,
   throttlingRateLimit: 10,
   throttlingBurstLimit: 20,
   manageApiGatewayAccount: true,

@@ -16,6 +16,7 @@ import { Checker, ConfigError, describe, isObject } from "./checker";
 import { BackendKind, ChatbotConfig, DEFAULT_ENVIRONMENT, DEFAULTS, EnvironmentConfig } from "./environment";
 import { resolveEdgeSettings } from "./edge-settings";
 import { checkEnvironmentVariableNames } from "./env-names";
+import { resolveOriginTimeout } from "./origin-timeout-settings";
 import { resolveModelSettings } from "./model-settings";
 import { ChatbotContext, ENVIRONMENTS_ENV, RawSettings, SETTINGS, SettingKey, Sourced, ValueKind } from "./settings";
 
@@ -153,6 +154,7 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
     priceClass: check.oneOf("priceClass", DEFAULTS.priceClass, PRICE_CLASSES, "a CloudFront price class"),
     integrationTimeoutMs,
     allowLongIntegrationTimeout,
+    ...resolveOriginTimeout(check, integrationTimeoutMs),
     throttlingRateLimit: check.number("throttlingRateLimit", DEFAULTS.throttlingRateLimit, 0.001, 10_000),
     throttlingBurstLimit: check.int("throttlingBurstLimit", DEFAULTS.throttlingBurstLimit, 0, 5_000),
     dataTrace: check.bool("dataTrace", stage === "dev"),
