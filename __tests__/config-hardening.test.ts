@@ -41,3 +41,12 @@ describe("the /chat origin's response timeout and CloudFront's quota", () => {
     expect(env.cloudFrontResponseTimeoutQuota).toBe(180);
   });
 });
+
+describe("allow-lists that could be walked around", () => {
+  it("refuses allow-lists when the APIs answer without CloudFront, saying why", () => {
+    const message = problemOf({ cloudFrontOnly: false, allowedIpRanges: ["203.0.113.0/24"], allowedCountries: ["KR"] });
+    expect(message).toMatch(/allowedIpRanges = \["203\.0\.113\.0\/24"\] .*empty when cloudFrontOnly is false: the APIs' execute-api URLs then answer without CloudFront, walking around the WAF/);
+    expect(message).toMatch(/allowedCountries = \["KR"\] .*empty when cloudFrontOnly is false/);
+    expect(() => loadConfig({ cloudFrontOnly: false }, {})).not.toThrow();
+  });
+});

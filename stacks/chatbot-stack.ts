@@ -6,7 +6,7 @@ import { Construct } from "constructs";
 import { ChatApi } from "./chat-api";
 import { ChatFunction, ChatSettings } from "./chat-function";
 import { ChatStream, STREAM_STAGE } from "./chat-stream";
-import { EnvironmentConfig, originReadTimeoutSeconds } from "./config";
+import { EnvironmentConfig, originReadTimeoutSeconds, servesIpv6 } from "./config";
 import { CustomDomain } from "./edge/custom-domain";
 import { API_KEY_HEADER, OriginKey } from "./edge/origin-key";
 import { WebFirewall } from "./edge/web-firewall";
@@ -218,8 +218,9 @@ export class ChatbotStack extends TerraformStack {
       webAclArn: this.firewall?.webAcl.arn,
       customDomain: this.customDomain,
       comment: `Falcon chatbot (${c.name})`,
+      ipv6: servesIpv6(c.allowedIpRanges),
     });
-    this.customDomain?.aliasTo(this.site.distribution);
+    this.customDomain?.aliasTo(this.site.distribution, servesIpv6(c.allowedIpRanges));
 
     const functions: WatchedFunction[] = [
       {

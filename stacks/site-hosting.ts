@@ -30,6 +30,8 @@ export interface SiteHostingOptions {
   readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
   /** Name shown in the CloudFront console. */
   readonly comment: string;
+  /** Serve viewers over IPv6 too (off for an IPv4-only allow-list, see `servesIpv6`). @default true */
+  readonly ipv6?: boolean;
 }
 
 /** One path of the site that CloudFront sends to an API. */
@@ -125,7 +127,7 @@ export class SiteHosting extends Construct {
       defaultRootObject: "chat.html",
       priceClass: options.priceClass ?? "PriceClass_200",
       httpVersion: "http2and3",
-      isIpv6Enabled: true,
+      isIpv6Enabled: options.ipv6 ?? true,
       origin: [
         {
           originId: S3_ORIGIN,

@@ -8,5 +8,6 @@ export * from "./environment";
 export { loadConfig } from "./load";
 export { deployedEndpointName, MAX_MODEL_INSTANCES } from "./model-settings";
 export { originReadTimeoutSeconds } from "./origin-timeout-settings";
+export { servesIpv6 } from "./edge-settings";
 export type { ChatbotContext } from "./settings";
 export { ENVIRONMENTS_ENV, SETTINGS } from "./settings";
