@@ -84,7 +84,7 @@ export class ChatbotStack extends TerraformStack {
       s3EndpointUrl: c.awsEndpointUrl,
     });
 
-    const { usEast1 } = createProviders(this, c.name, c.region, c.awsEndpointUrl);
+    const { usEast1 } = createProviders(this, c.name, c.region, c.awsEndpointUrl, c.awsAccountId);
 
     const partition = new DataAwsPartition(this, "partition").partition;
     const account = new DataAwsCallerIdentity(this, "caller").accountId;
@@ -131,7 +131,6 @@ export class ChatbotStack extends TerraformStack {
 
     this.chatApi = new ChatApi(this, "chat-api", {
       region: c.region,
-      partition,
       apiName: `${c.apiName}-${c.name}`,
       credentialsRoleName: `${c.apiRoleName}-${c.name}`,
       stageName: c.stage,
@@ -142,7 +141,6 @@ export class ChatbotStack extends TerraformStack {
       throttlingBurstLimit: c.throttlingBurstLimit,
       dataTrace: c.dataTrace,
       logRetentionDays: c.logRetentionDays,
-      manageAccount: c.manageApiGatewayAccount,
       apiKeyRequired: c.cloudFrontOnly,
       tracing: c.tracing,
     });
@@ -167,7 +165,6 @@ export class ChatbotStack extends TerraformStack {
         throttlingBurstLimit: c.streamThrottlingBurstLimit,
         dataTrace: c.dataTrace,
         apiKeyRequired: c.cloudFrontOnly,
-        loggingDependsOn: this.chatApi.account,
         ...functionDefaults,
       });
     }
