@@ -1,8 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { App } from "cdktf";
+import { AccountStack } from "./stacks/account-stack";
 import { ChatbotStack, stackName } from "./stacks/chatbot-stack";
-import { ConfigError, loadConfig } from "./stacks/config";
+import { ConfigError, accountOf, loadConfig } from "./stacks/config";
 
 const app = new App();
 
@@ -20,8 +21,12 @@ try {
   process.exit(1);
 }
 
+// One account stack per account and region, owning what the environments there share.
+const accountStacks = new Map(config.accounts.map((account) => [account.stackName, new AccountStack(app, account.stackName, { config: account })]));
 for (const environment of config.environments) {
-  new ChatbotStack(app, stackName(environment.name), { config: environment });
+  const stack = new ChatbotStack(app, stackName(environment.name), { config: environment });
+  const account = accountOf(config.accounts, environment.name);
+  if (account) stack.addDependency(accountStacks.get(account.stackName)!);
 }
 
 app.synth();

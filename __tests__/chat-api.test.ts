@@ -171,19 +171,12 @@ describe("ChatApi", () => {
     expect(stage.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^aws_cloudwatch_log_group\.chat-api_execution-log-group_/)]));
   });
 
-  it("sets the account's CloudWatch role that INFO logging needs on a fresh account, before the stage", () => {
-    const account = only(json, "aws_api_gateway_account");
-    expect(account.cloudwatch_role_arn).toMatch(/^\$\{aws_iam_role\.chat-api_cloudwatch-role_[0-9A-F]+\.arn\}$/);
-    expect(only(json, "aws_iam_role_policy_attachment").policy_arn).toBe(
-      "arn:${data.aws_partition.partition.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-    );
-    expect(only(json, "aws_api_gateway_stage").depends_on).toEqual(expect.arrayContaining(addressesOf(json, "aws_api_gateway_account")));
-  });
-
-  it("leaves the account's CloudWatch role alone when told the account manages it", () => {
-    const custom = synthStack(environmentConfig({ manageApiGatewayAccount: false }));
-    expect(custom.resource.aws_api_gateway_account).toBeUndefined();
-    expect(custom.resource.aws_iam_role_policy_attachment).toBeUndefined();
+  it("leaves the account's CloudWatch role to the account stack, so no environment's destroy removes it", () => {
+    for (const settings of [{}, { manageApiGatewayAccount: false }]) {
+      const env = synthStack(environmentConfig(settings));
+      expect(env.resource.aws_api_gateway_account).toBeUndefined();
+      expect(env.resource.aws_iam_role_policy_attachment).toBeUndefined();
+    }
   });
 
   it("lets the credentials role invoke only the chat function", () => {

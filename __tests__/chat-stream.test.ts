@@ -198,8 +198,4 @@ describe("ChatbotStack with streaming", () => {
     expect(only(off, "aws_cloudfront_distribution").ordered_cache_behavior.map((b: any) => b.path_pattern)).toEqual(["/chat"]);
     expect(off.output!.StreamUrl).toBeUndefined();
   });
-
-  it("lets the WebSocket stage log only after the account's CloudWatch role is set", () => {
-    expect(only(json, "aws_apigatewayv2_stage").depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^aws_api_gateway_account\./)]));
-  });
 });

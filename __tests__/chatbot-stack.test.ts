@@ -127,7 +127,7 @@ describe("cdktf synth output", () => {
       for (const p of forbidden) expect({ file, contains: p, found: text.includes(p) }).toEqual({ file, contains: p, found: false });
     }
     expect([...first.keys()].filter((f) => f.endsWith("cdk.tf.json")).sort()).toEqual(
-      Object.keys(cdktfJson.context.chatbot.environments).map((e) => `stacks/chatbot-${e}/cdk.tf.json`).sort(),
+      [...Object.keys(cdktfJson.context.chatbot.environments).map((e) => `stacks/chatbot-${e}/cdk.tf.json`), "stacks/chatbot-account-ap-northeast-2/cdk.tf.json"].sort(),
     );
   });
 

@@ -154,8 +154,8 @@ describe("configuration overrides", () => {
     expect(environments.map((e) => e.endpointName)).toEqual(["falcon-chatbot-dev", "falcon-chatbot-prod"]);
   });
 
-  it("accepts an integration timeout above 29 s only with the raised-quota switch", () => {
-    const [env] = loadConfig({ integrationTimeoutMs: 120000, allowLongIntegrationTimeout: true }, {}).environments;
+  it("accepts an integration timeout above 29 s only with the raised-quota switch (and CloudFront's, above 59 s)", () => {
+    const [env] = loadConfig({ integrationTimeoutMs: 120000, allowLongIntegrationTimeout: true, cloudFrontResponseTimeoutQuota: 180 }, {}).environments;
     expect(env.integrationTimeoutMs).toBe(120000);
   });
 });

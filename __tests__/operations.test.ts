@@ -107,18 +107,22 @@ describe("AlarmTopic", () => {
     expect(JSON.stringify(full)).not.toContain("alias/aws/sns");
   });
 
-  it("lets CloudWatch and Budgets use the key, for this account only", () => {
-    const key = resourcesOf(full, "aws_kms_key").find((k) => k.description.includes("chatbot-dev-alarms"));
-    const statements = policy(key.policy).Statement;
-    expect(statements.map((s) => s.Sid)).toEqual(["AccountAdministersTheKey", "CloudWatchAlarmsEncryptForTheTopic", "BudgetsEncryptForTheTopic"]);
-    expect(statements[1]).toEqual({
-      Sid: "CloudWatchAlarmsEncryptForTheTopic",
+  it("gives each key the policy AWS documents for CloudWatch alarms and Budgets on encrypted topics, without conditions those calls do not carry", () => {
+    const keyPolicy = (json: StackJson, topic: string) => policy(resourcesOf(json, "aws_kms_key").find((k) => k.description === `Encrypts the ${topic} SNS topic`).policy);
+    const admin = {
+      Sid: "AccountAdministersTheKey",
       Effect: "Allow",
-      Principal: { Service: "cloudwatch.amazonaws.com" },
-      Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+      Principal: { AWS: "arn:${data.aws_partition.partition.partition}:iam::${data.aws_caller_identity.caller.account_id}:root" },
+      Action: ["kms:*"],
       Resource: ["*"],
-      Condition: { StringEquals: { "aws:SourceAccount": expect.stringMatching(/caller\.account_id/) } },
+    };
+    const encryptFor = (sid: string, service: string) => ({ Sid: sid, Effect: "Allow", Principal: { Service: service }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: ["*"] });
+    expect(keyPolicy(full, "chatbot-dev-alarms")).toEqual({
+      Version: "2012-10-17",
+      Statement: [admin, encryptFor("CloudWatchAlarmsEncryptForTheTopic", "cloudwatch.amazonaws.com"), encryptFor("BudgetsEncryptForTheTopic", "budgets.amazonaws.com")],
     });
+    expect(keyPolicy(full, "chatbot-dev-edge-alarms")).toEqual({ Version: "2012-10-17", Statement: [admin, encryptFor("CloudWatchAlarmsEncryptForTheTopic", "cloudwatch.amazonaws.com")] });
+    expect(keyPolicy(plain, "chatbot-dev-alarms")).toEqual({ Version: "2012-10-17", Statement: [admin, encryptFor("CloudWatchAlarmsEncryptForTheTopic", "cloudwatch.amazonaws.com")] });
   });
 
   it("lets only CloudWatch alarms (and Budgets, with a budget) of this account publish", () => {

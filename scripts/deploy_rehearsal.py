@@ -5,7 +5,8 @@ Run: `npm run test:deploy`. Steps (each timed):
   2. synthesize the dev stack from a copy of the project with the test-only emulator
      settings (provider and S3 backend endpoints), an S3 state backend, and every optional
      part the emulator can run switched on (REHEARSED_SETTINGS);
-  3. create the state bucket, `terraform init` with the S3 backend (use_lockfile), `apply`;
+  3. create the state bucket, `terraform init` with the S3 backend (use_lockfile), `apply`
+     the account stack (API Gateway's CloudWatch role), then the dev stack;
   4. read the deployment back with boto3 and check its shape (deployed_shape.py, deployed_features.py);
   5. `plan -detailed-exitcode`: nothing may change except the emulator deviations
      listed in EMULATOR_DEVIATIONS (each with its reason);
@@ -13,7 +14,8 @@ Run: `npm run test:deploy`. Steps (each timed):
   7. change the model's instance type: the plan updates the endpoint in place with a new
      configuration, and Terraform's apply graph deregisters autoscaling before the update
      (moto has no UpdateEndpoint, so this step stops at the plan);
-  8. `destroy`, then check through boto3 that nothing is left.
+  8. `destroy` the dev stack: the account's role setting must survive it; then destroy the
+     account stack and check through boto3 that nothing is left.
 
 Why HTTPS: the site bucket's policy denies requests without TLS. moto is started
 through scripts/moto_server.py, which evaluates that condition as AWS does for a
@@ -35,6 +37,8 @@ from plan_reading import apply_order, plan_changes, unexplained, waits_for
 from tfharness import Timer, copy_project, log, prepare_stack, run, synth, terraform_env
 
 STACK = "chatbot-dev"
+# What the account and region share (API Gateway's CloudWatch role): applied first, destroyed last.
+ACCOUNT_STACK = f"chatbot-account-{REGION}"
 EDITED_FILE = "chat.js"
 ENDPOINT = "falcon-chatbot-dev"
 INSTANCE_TYPE, NEW_INSTANCE_TYPE = "ml.g5.2xlarge", "ml.g5.4xlarge"
@@ -115,12 +119,17 @@ def main() -> int:
             zone_id = aws("route53").create_hosted_zone(Name=DOMAIN, CallerReference="rehearsal")["HostedZone"]["Id"].split("/")[-1]
             stack_env = {"CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_AWS_ENDPOINT_URL": moto.url, "CHATBOT_BACKEND": "s3",
                          "CHATBOT_STATE_BUCKET": STATE_BUCKET, "CHATBOT_HOSTED_ZONE_ID": zone_id, **REHEARSED_SETTINGS}
-            tf_env = terraform_env(work, creds)
+            # One provider copy for both stacks: the second init links it instead of unpacking it again.
+            (work / "plugin-cache").mkdir()
+            tf_env = terraform_env(work, {**creds, "TF_PLUGIN_CACHE_DIR": str(work / "plugin-cache")})
             out = work / "cdktf.out"
             stack_dir = work / "tf" / STACK
+            account_dir = work / "tf" / ACCOUNT_STACK
 
             def resynth(extra: dict[str, str] | None = None) -> dict[str, int]:
-                synth(out, {**stack_env, **(extra or {})}, project)
+                stacks = synth(out, {**stack_env, **(extra or {})}, project)
+                check(stacks == [ACCOUNT_STACK, STACK], f"the dev stack and its account stack are synthesized: {stacks}")
+                prepare_stack(out / "stacks" / ACCOUNT_STACK, account_dir, keep_init=True)
                 prepare_stack(out / "stacks" / STACK, stack_dir, keep_init=True)
                 return leave_out(stack_dir / "cdk.tf.json", EMULATOR_GAPS)
 
@@ -129,14 +138,19 @@ def main() -> int:
                     log(f"    left out of the rehearsal: {count} {kind} ({EMULATOR_GAPS[kind]})")
             with timer.step("create the state bucket"):
                 aws("s3").create_bucket(Bucket=STATE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-            with timer.step("terraform init (S3 backend on the emulator)"):
-                run(["terraform", "init", "-input=false", "-no-color"], cwd=stack_dir, env=tf_env)
-                backend = json.loads((stack_dir / ".terraform" / "terraform.tfstate").read_text())["backend"]
-                check(backend["type"] == "s3" and backend["config"]["use_lockfile"] is True, "S3 backend with use_lockfile")
-            with timer.step("terraform apply"):
+            with timer.step("terraform init, both stacks (S3 backend on the emulator)"):
+                for directory in (account_dir, stack_dir):
+                    run(["terraform", "init", "-input=false", "-no-color"], cwd=directory, env=tf_env)
+                    backend = json.loads((directory / ".terraform" / "terraform.tfstate").read_text())["backend"]
+                    check(backend["type"] == "s3" and backend["config"]["use_lockfile"] is True, f"S3 backend with use_lockfile ({directory.name})")
+            with timer.step(f"terraform apply {ACCOUNT_STACK}"):
+                run(["terraform", "apply", "-auto-approve", "-input=false", "-no-color"], cwd=account_dir, env=tf_env)
+                account_role = json.loads(run(["terraform", "output", "-json"], cwd=account_dir, env=tf_env).stdout)["ApiGatewayCloudwatchRoleArn"]["value"]
+                shape.assert_account(aws, account_role)
+            with timer.step(f"terraform apply {STACK}"):
                 run(["terraform", "apply", "-auto-approve", "-input=false", "-no-color"], cwd=stack_dir, env=tf_env)
-                state_keys = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]
-                check(state_keys == ["chatbot/dev/terraform.tfstate"], f"state stored in the S3 backend: {state_keys}")
+                state_keys = sorted(o["Key"] for o in aws("s3").list_objects_v2(Bucket=STATE_BUCKET).get("Contents", []))
+                check(state_keys == [f"chatbot/{ACCOUNT_STACK}/terraform.tfstate", "chatbot/dev/terraform.tfstate"], f"state of both stacks stored in the S3 backend: {state_keys}")
             with timer.step("check the deployed shape through boto3"):
                 outputs = json.loads(run(["terraform", "output", "-json"], cwd=stack_dir, env=tf_env).stdout)
                 state = json.loads(run(["terraform", "show", "-json"], cwd=stack_dir, env=tf_env).stdout)
@@ -151,6 +165,8 @@ def main() -> int:
                 left = unexplained(changes, EMULATOR_DEVIATIONS)
                 if left:
                     raise AssertionError(f"plan after apply changes more than the listed emulator deviations: {left}")
+                account_changes = plan_changes(account_dir, tf_env)
+                check(account_changes == {}, f"the account stack plans no change: {list(account_changes)}")
             with timer.step(f"edit site/{EDITED_FILE}: plan changes exactly that object"):
                 edited_file = project / "site" / EDITED_FILE
                 original = edited_file.read_bytes()
@@ -168,8 +184,12 @@ def main() -> int:
                 changes = plan_changes(stack_dir, tf_env)
                 show_changes(changes)
                 check_instance_type_update(changes, unexplained(changes, EMULATOR_DEVIATIONS), apply_order(stack_dir, tf_env))
-            with timer.step("terraform destroy"):
+            with timer.step(f"terraform destroy {STACK}"):
                 run(["terraform", "destroy", "-auto-approve", "-input=false", "-no-color"], cwd=stack_dir, env=tf_env)
+                shape.assert_account(aws, account_role)
+            with timer.step(f"terraform destroy {ACCOUNT_STACK}"):
+                run(["terraform", "destroy", "-auto-approve", "-input=false", "-no-color"], cwd=account_dir, env=tf_env)
+                check(not aws("apigateway").get_account().get("cloudwatchRoleArn"), "destroying the account stack clears the account's CloudWatch role setting")
             with timer.step("check nothing is left through boto3"):
                 shape.assert_nothing_left(aws, zone_id)
         finally:

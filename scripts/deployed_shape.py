@@ -88,7 +88,6 @@ def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[
     check(settings["loggingLevel"] == "INFO" and settings["metricsEnabled"] and settings["dataTraceEnabled"], "stage logging settings")
     check(settings["throttlingRateLimit"] == 10 and settings["throttlingBurstLimit"] == 20, "stage throttling")
     check(stage["accessLogSettings"]["destinationArn"].endswith("log-group:/aws/apigateway/api-chatbot-dev/access"), "access log destination")
-    check(apigw.get_account()["cloudwatchRoleArn"] == iam.get_role(RoleName="api-chatbot-dev-cloudwatch")["Role"]["Arn"], "account CloudWatch role")
 
     retention = {g["logGroupName"]: g.get("retentionInDays") for g in logs.describe_log_groups()["logGroups"]}
     for name in ("/aws/lambda/lambda-chat-api-dev", f"API-Gateway-Execution-Logs_{api['id']}/dev", "/aws/apigateway/api-chatbot-dev/access"):
@@ -141,6 +140,16 @@ def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[
     check(chat_behaviour["PathPattern"] == "/chat" and chat_behaviour["TargetOriginId"] == "chat-api", "/chat behaviour")
     check(chat_behaviour["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "/chat caching disabled")
     check(chat_behaviour["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac", "/chat AllViewerExceptHostHeader")
+
+
+def assert_account(aws: Callable[..., Any], role_arn: str) -> None:
+    """The account's API Gateway CloudWatch role is the account stack's role, which may push logs."""
+    iam = aws("iam")
+    role = iam.get_role(RoleName=f"chatbot-apigateway-cloudwatch-{REGION}")["Role"]
+    check(role["Arn"] == role_arn, "the account stack's CloudWatch role exists")
+    check(aws("apigateway").get_account()["cloudwatchRoleArn"] == role_arn, "the account's API Gateway CloudWatch role is the account stack's")
+    attached = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]]
+    check(attached == ["AmazonAPIGatewayPushToCloudWatchLogs"], f"the role may push logs: {attached}")
 
 
 def assert_nothing_left(aws: Callable[..., Any], zone_id: str) -> None:

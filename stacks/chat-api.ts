@@ -1,4 +1,3 @@
-import type { ApiGatewayAccount } from "@cdktf/provider-aws/lib/api-gateway-account";
 import { ApiGatewayDeployment } from "@cdktf/provider-aws/lib/api-gateway-deployment";
 import { ApiGatewayGatewayResponse } from "@cdktf/provider-aws/lib/api-gateway-gateway-response";
 import { ApiGatewayIntegration } from "@cdktf/provider-aws/lib/api-gateway-integration";
@@ -28,7 +27,6 @@ import {
   errorResponseTemplate,
   gatewayResponseTemplate,
 } from "./chat-contract";
-import { apiGatewayCloudwatchAccount } from "./api-gateway-account";
 import { configurationHash } from "./configuration-hash";
 import { policyDocument, servicePrincipalTrust } from "./iam";
 
@@ -36,8 +34,6 @@ import { policyDocument, servicePrincipalTrust } from "./iam";
 export interface ChatApiOptions {
   /** Region the API is deployed in. */
   readonly region: string;
-  /** AWS partition (`aws`, `aws-cn`, ...), for managed policy ARNs. */
-  readonly partition: string;
   /** REST API name (environment suffix included), e.g. `api-chatbot-dev`. */
   readonly apiName: string;
   /** Name of the role API Gateway uses to invoke the function, e.g. `api-role-chatbot-dev`. */
@@ -62,11 +58,6 @@ export interface ChatApiOptions {
   readonly tracing?: boolean;
   /** POST /chat requires an API key (the one CloudFront sends). @default false */
   readonly apiKeyRequired?: boolean;
-  /**
-   * Set the account's CloudWatch role for API Gateway (one per account and region).
-   * INFO logging fails on an account where it was never set. @default true
-   */
-  readonly manageAccount?: boolean;
 }
 
 /**
@@ -79,8 +70,6 @@ export class ChatApi extends Construct {
   public readonly credentialsRole: IamRole;
   public readonly executionLogGroup: CloudwatchLogGroup;
   public readonly accessLogGroup: CloudwatchLogGroup;
-  /** The account's CloudWatch role setting, when this API manages it (`manageAccount`). */
-  public readonly account?: ApiGatewayAccount;
   /** `<api id>.execute-api.<region>.amazonaws.com`, for a CloudFront origin. */
   public readonly domainName: string;
   /** `https://<domain>/<stage>/chat`. */
@@ -217,11 +206,9 @@ export class ChatApi extends Construct {
       retentionInDays,
     });
 
+    // INFO logging also needs the account's CloudWatch role: the account stack sets it, and
+    // the environment's stack depends on that stack (see stacks/account-stack.ts).
     const stageDependencies: ITerraformDependable[] = [this.executionLogGroup];
-    if (options.manageAccount ?? true) {
-      this.account = apiGatewayCloudwatchAccount(this, options.apiName, options.partition);
-      stageDependencies.push(this.account);
-    }
 
     this.stage = new ApiGatewayStage(this, "stage", {
       restApiId: apiId,

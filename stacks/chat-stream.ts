@@ -7,7 +7,6 @@ import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
-import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { ChatFunction, ChatSettings } from "./chat-function";
 import type { FunctionPackage } from "./function-package";
@@ -62,8 +61,6 @@ export interface ChatStreamOptions {
   readonly logRetentionDays?: number;
   /** X-Ray active tracing of the function (X-Ray does not trace WebSocket APIs themselves). @default false */
   readonly tracing?: boolean;
-  /** What INFO logging needs first: the account's API Gateway CloudWatch role, when this stack sets it. */
-  readonly loggingDependsOn?: ITerraformDependable;
 }
 
 /**
@@ -259,7 +256,7 @@ export class ChatStream extends Construct {
         }),
       },
       // The routes exist before the first automatic deployment; logging can be written.
-      dependsOn: [...routes, this.executionLogGroup, ...(options.loggingDependsOn ? [options.loggingDependsOn] : [])],
+      dependsOn: [...routes, this.executionLogGroup],
     });
   }
 }

@@ -6,7 +6,7 @@ import { Construct } from "constructs";
 import { ChatApi } from "./chat-api";
 import { ChatFunction, ChatSettings } from "./chat-function";
 import { ChatStream, STREAM_STAGE } from "./chat-stream";
-import type { EnvironmentConfig } from "./config";
+import { EnvironmentConfig, originReadTimeoutSeconds, servesIpv6 } from "./config";
 import { CustomDomain } from "./edge/custom-domain";
 import { API_KEY_HEADER, OriginKey } from "./edge/origin-key";
 import { WebFirewall } from "./edge/web-firewall";
@@ -84,7 +84,7 @@ export class ChatbotStack extends TerraformStack {
       s3EndpointUrl: c.awsEndpointUrl,
     });
 
-    const { usEast1 } = createProviders(this, c.name, c.region, c.awsEndpointUrl);
+    const { usEast1 } = createProviders(this, c.name, c.region, c.awsEndpointUrl, c.awsAccountId);
 
     const partition = new DataAwsPartition(this, "partition").partition;
     const account = new DataAwsCallerIdentity(this, "caller").accountId;
@@ -131,7 +131,6 @@ export class ChatbotStack extends TerraformStack {
 
     this.chatApi = new ChatApi(this, "chat-api", {
       region: c.region,
-      partition,
       apiName: `${c.apiName}-${c.name}`,
       credentialsRoleName: `${c.apiRoleName}-${c.name}`,
       stageName: c.stage,
@@ -142,7 +141,6 @@ export class ChatbotStack extends TerraformStack {
       throttlingBurstLimit: c.throttlingBurstLimit,
       dataTrace: c.dataTrace,
       logRetentionDays: c.logRetentionDays,
-      manageAccount: c.manageApiGatewayAccount,
       apiKeyRequired: c.cloudFrontOnly,
       tracing: c.tracing,
     });
@@ -167,7 +165,6 @@ export class ChatbotStack extends TerraformStack {
         throttlingBurstLimit: c.streamThrottlingBurstLimit,
         dataTrace: c.dataTrace,
         apiKeyRequired: c.cloudFrontOnly,
-        loggingDependsOn: this.chatApi.account,
         ...functionDefaults,
       });
     }
@@ -187,7 +184,10 @@ export class ChatbotStack extends TerraformStack {
       });
       originHeaders = { [API_KEY_HEADER]: this.originKey.value };
     }
-    const apiRoutes: ApiRoute[] = [{ pathPattern: "/chat", originId: "chat-api", domainName: this.chatApi.domainName, originPath: `/${c.stage}`, originHeaders }];
+    const apiRoutes: ApiRoute[] = [
+      // CloudFront waits past the integration timeout, so API Gateway's answer (or its 504) reaches the viewer.
+      { pathPattern: "/chat", originId: "chat-api", domainName: this.chatApi.domainName, originPath: `/${c.stage}`, originHeaders, originReadTimeoutSeconds: originReadTimeoutSeconds(c.integrationTimeoutMs) },
+    ];
     if (this.chatStream) {
       // The WebSocket handshake is a GET.
       apiRoutes.push({ pathPattern: `/${STREAM_STAGE}`, originId: "chat-stream", domainName: this.chatStream.domainName, allowedMethods: ["GET", "HEAD"], originHeaders });
@@ -215,8 +215,9 @@ export class ChatbotStack extends TerraformStack {
       webAclArn: this.firewall?.webAcl.arn,
       customDomain: this.customDomain,
       comment: `Falcon chatbot (${c.name})`,
+      ipv6: servesIpv6(c.allowedIpRanges),
     });
-    this.customDomain?.aliasTo(this.site.distribution);
+    this.customDomain?.aliasTo(this.site.distribution, servesIpv6(c.allowedIpRanges));
 
     const functions: WatchedFunction[] = [
       {

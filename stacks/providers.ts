@@ -9,16 +9,26 @@ export interface Providers {
   readonly usEast1: AwsProvider;
 }
 
-/** Creates the providers of one environment's stack. */
-export function createProviders(scope: Construct, environment: string, region: string, emulatorUrl?: string): Providers {
-  const common = {
-    defaultTags: [{ tags: { Project: "falcon-chatbot", Environment: environment, ManagedBy: "cdktf" } }],
-    ...(emulatorUrl === undefined ? {} : emulatorSettings(emulatorUrl)),
-  };
+/**
+ * Creates the providers of one environment's stack. With `awsAccountId`, every AWS provider
+ * refuses credentials of any other account (`allowed_account_ids`): a prod plan never runs
+ * with dev credentials.
+ */
+export function createProviders(scope: Construct, environment: string, region: string, emulatorUrl?: string, awsAccountId?: string): Providers {
+  const common = awsProviderSettings(environment, emulatorUrl, awsAccountId);
   const aws = new AwsProvider(scope, "aws", { region, ...common });
   const usEast1 = new AwsProvider(scope, "aws-us-east-1", { alias: "us_east_1", region: "us-east-1", ...common });
   new ArchiveProvider(scope, "archive");
   return { aws, usEast1 };
+}
+
+/** Settings every AWS provider of the project shares: default tags, the allowed account, the emulator (tests only). */
+export function awsProviderSettings(environment: string, emulatorUrl?: string, awsAccountId?: string) {
+  return {
+    defaultTags: [{ tags: { Project: "falcon-chatbot", Environment: environment, ManagedBy: "cdktf" } }],
+    ...(awsAccountId === undefined ? {} : { allowedAccountIds: [awsAccountId] }),
+    ...(emulatorUrl === undefined ? {} : emulatorSettings(emulatorUrl)),
+  };
 }
 
 /** Services the stack calls, for the emulator's endpoint list. */

@@ -30,6 +30,8 @@ export interface SiteHostingOptions {
   readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
   /** Name shown in the CloudFront console. */
   readonly comment: string;
+  /** Serve viewers over IPv6 too (off for an IPv4-only allow-list, see `servesIpv6`). @default true */
+  readonly ipv6?: boolean;
 }
 
 /** One path of the site that CloudFront sends to an API. */
@@ -46,6 +48,8 @@ export interface ApiRoute {
   readonly allowedMethods?: readonly string[];
   /** Headers CloudFront adds to every request to this origin (they overwrite a viewer's). @default none */
   readonly originHeaders?: Readonly<Record<string, string>>;
+  /** How long CloudFront waits for the origin's response, in seconds (1-60 unless the quota was raised). @default 30 (CloudFront's) */
+  readonly originReadTimeoutSeconds?: number;
 }
 
 /** CloudFront managed policies (ids are the same in every account). */
@@ -123,7 +127,7 @@ export class SiteHosting extends Construct {
       defaultRootObject: "chat.html",
       priceClass: options.priceClass ?? "PriceClass_200",
       httpVersion: "http2and3",
-      isIpv6Enabled: true,
+      isIpv6Enabled: options.ipv6 ?? true,
       origin: [
         {
           originId: S3_ORIGIN,
@@ -140,6 +144,7 @@ export class SiteHosting extends Construct {
             httpsPort: 443,
             originProtocolPolicy: "https-only",
             originSslProtocols: ["TLSv1.2"],
+            originReadTimeout: route.originReadTimeoutSeconds,
           },
         })),
       ],

@@ -36,6 +36,16 @@ export function ipFamily(cidr: string): "IPV4" | "IPV6" | undefined {
   return wellFormed && (halves.length === 2 ? groups.length < 8 : groups.length === 8) ? "IPV6" : undefined;
 }
 
+/**
+ * Whether the site may be served over IPv6. Not with an allow-list of IPv4 ranges only: a
+ * dual-stack browser reaches CloudFront over IPv6 when the distribution has IPv6 on and the
+ * name an AAAA record, and the WAF would then refuse a person whose IPv4 address is listed.
+ * Countries alone do not matter here: WAF's geo match reads IPv6 addresses too.
+ */
+export function servesIpv6(allowedIpRanges: readonly string[]): boolean {
+  return allowedIpRanges.length === 0 || allowedIpRanges.some((cidr) => ipFamily(cidr) === "IPV6");
+}
+
 // A host name of at least two labels, e.g. chat.example.com.
 const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 // Route 53 zone ids are upper-case letters and digits (AWS gives them a leading Z; the emulator does not).
@@ -48,8 +58,14 @@ export function resolveEdgeSettings(check: Checker): EdgeSettings {
   const waf = check.bool("waf", DEFAULTS.waf);
   const allowedIpRanges = check.list("allowedIpRanges", (cidr) => ipFamily(cidr) !== undefined, "IPv4 or IPv6 CIDR ranges such as 203.0.113.0/24 or 2001:db8::/32 (prefix /1 or longer)");
   const allowedCountries = check.list("allowedCountries", (code) => COUNTRY_CODES.includes(code), "ISO 3166 alpha-2 country codes in capitals, such as KR, US, DE");
+  const cloudFrontOnly = check.bool("cloudFrontOnly", DEFAULTS.cloudFrontOnly);
   for (const [key, value] of [["allowedIpRanges", allowedIpRanges], ["allowedCountries", allowedCountries]] as const) {
     if (!waf && value.length > 0) check.fail(key, value, "empty when waf is false (the WAF enforces it)");
+    // The WAF sits in front of CloudFront only: without the key CloudFront alone sends, the
+    // execute-api URLs answer anyone, and the allow-list is one URL away from useless.
+    else if (!cloudFrontOnly && value.length > 0) {
+      check.fail(key, value, "empty when cloudFrontOnly is false: the APIs' execute-api URLs then answer without CloudFront, walking around the WAF that enforces the list; keep cloudFrontOnly true (the default) to use an allow-list");
+    }
   }
   const domainName = check.optional("domainName", DOMAIN_NAME, "a lower-case host name such as chat.example.com");
   const hostedZoneId = check.optional("hostedZoneId", HOSTED_ZONE_ID, "a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ");
@@ -66,7 +82,7 @@ export function resolveEdgeSettings(check: Checker): EdgeSettings {
     wafRateLimit: check.int("wafRateLimit", DEFAULTS.wafRateLimit, WAF_RATE_LIMIT.min, WAF_RATE_LIMIT.max),
     allowedIpRanges,
     allowedCountries,
-    cloudFrontOnly: check.bool("cloudFrontOnly", DEFAULTS.cloudFrontOnly),
+    cloudFrontOnly,
     dailyRequestQuota: check.int("dailyRequestQuota", DEFAULTS.dailyRequestQuota, 0, 2_000_000_000),
     domainName,
     hostedZoneId,

@@ -55,14 +55,30 @@ export interface EnvironmentConfig {
   readonly integrationTimeoutMs: number;
   /** Set only after AWS raised the account's integration-timeout quota for regional APIs. @default false */
   readonly allowLongIntegrationTimeout: boolean;
+  /**
+   * CloudFront's "Response timeout per origin" quota of the account, in seconds: the `/chat`
+   * origin waits one second past the integration timeout, which must fit in it. Raise it only
+   * after AWS granted the increase. @default 60 (CloudFront's default)
+   */
+  readonly cloudFrontResponseTimeoutQuota: number;
   /** Steady-state requests per second for the stage. @default 10 */
   readonly throttlingRateLimit: number;
   /** Burst requests for the stage. @default 20 */
   readonly throttlingBurstLimit: number;
   /** API Gateway data trace (logs full request and response bodies, i.e. prompts). @default true only when the stage is "dev" */
   readonly dataTrace: boolean;
-  /** Create the account-level CloudWatch role API Gateway logging needs. @default true */
+  /**
+   * The account's API Gateway CloudWatch role (which INFO logging needs) comes from the shared
+   * account stack `chatbot-account-[<awsAccountId>-]<region>`, which this environment's stack
+   * depends on. Off: the setting is managed elsewhere. @default true
+   */
   readonly manageApiGatewayAccount: boolean;
+  /**
+   * The 12-digit AWS account this environment deploys to: every AWS provider of its stacks
+   * refuses other credentials (`allowed_account_ids`), and it tells accounts apart for the
+   * account stack. @default none: any account; environments in one region count as one account
+   */
+  readonly awsAccountId?: string;
   /** Lambda logs prompt and answer text (debug only). @default false */
   readonly logPrompts: boolean;
   /** Longest `text` accepted, in characters after trimming. @default 4000 */
@@ -143,9 +159,32 @@ export interface EnvironmentConfig {
   readonly awsEndpointUrl?: string;
 }
 
-/** The whole application's configuration: one entry per environment, one stack each. */
+/** One account and region's shared settings: the account stack, and where its state lives. */
+export interface AccountConfig {
+  /** Stack name, e.g. `chatbot-account-ap-northeast-2`. */
+  readonly stackName: string;
+  readonly region: string;
+  /** The account, when the environments name it (also the providers' `allowed_account_ids`). */
+  readonly awsAccountId?: string;
+  /** Environments whose logging relies on this stack (every configured one, selected or not). */
+  readonly environments: readonly string[];
+  readonly backend: BackendKind;
+  readonly stateBucket?: string;
+  /** @default "chatbot/<stack name>/terraform.tfstate" */
+  readonly stateKey: string;
+  readonly stateRegion: string;
+  readonly tfcOrganization?: string;
+  /** Terraform Cloud workspace: the stack name. */
+  readonly tfcWorkspace?: string;
+  readonly tfcHostname: string;
+  /** Test only: the emulator, as for the environments. */
+  readonly awsEndpointUrl?: string;
+}
+
+/** The whole application's configuration: one entry per environment, one stack each, and the account stacks they share. */
 export interface ChatbotConfig {
   readonly environments: readonly EnvironmentConfig[];
+  readonly accounts: readonly AccountConfig[];
 }
 
 export const DEFAULT_GENERATION: GenerationParameters = {
@@ -175,6 +214,7 @@ export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
   priceClass: "PriceClass_200",
   integrationTimeoutMs: 29_000,
   allowLongIntegrationTimeout: false,
+  cloudFrontResponseTimeoutQuota: 60,
   throttlingRateLimit: 10,
   throttlingBurstLimit: 20,
   manageApiGatewayAccount: true,

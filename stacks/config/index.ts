@@ -7,5 +7,8 @@ export { ConfigError } from "./checker";
 export * from "./environment";
 export { loadConfig } from "./load";
 export { deployedEndpointName, MAX_MODEL_INSTANCES } from "./model-settings";
+export { originReadTimeoutSeconds } from "./origin-timeout-settings";
+export { servesIpv6 } from "./edge-settings";
+export { accountOf, accountStackName } from "./account-settings";
 export type { ChatbotContext } from "./settings";
 export { ENVIRONMENTS_ENV, SETTINGS } from "./settings";

@@ -15,6 +15,9 @@ import { AWS_REGIONS, BACKEND_KINDS, ENDPOINT_NAME, ENV_NAME, IAM_ROLE_NAME, LAM
 import { Checker, ConfigError, describe, isObject } from "./checker";
 import { BackendKind, ChatbotConfig, DEFAULT_ENVIRONMENT, DEFAULTS, EnvironmentConfig } from "./environment";
 import { resolveEdgeSettings } from "./edge-settings";
+import { checkEnvironmentVariableNames } from "./env-names";
+import { resolveOriginTimeout } from "./origin-timeout-settings";
+import { resolveAccounts } from "./account-settings";
 import { resolveModelSettings } from "./model-settings";
 import { ChatbotContext, ENVIRONMENTS_ENV, RawSettings, SETTINGS, SettingKey, Sourced, ValueKind } from "./settings";
 
@@ -22,12 +25,13 @@ import { ChatbotContext, ENVIRONMENTS_ENV, RawSettings, SETTINGS, SettingKey, So
  * Reads and validates the configuration.
  *
  * @param context `cdktf.json` → `context.chatbot` (may be undefined)
- * @param env the process environment (only `CHATBOT_*` variables are read)
+ * @param env the process environment (only `CHATBOT_*` variables are read; one naming no setting is an error)
  * @throws ConfigError listing every invalid value
  */
 export function loadConfig(context: unknown, env: NodeJS.ProcessEnv): ChatbotConfig {
   const problems: string[] = [];
   const ctx = readContext(context, problems);
+  checkEnvironmentVariableNames(env, problems);
   const perEnvironment = ctx.environments ?? { [DEFAULT_ENVIRONMENT]: {} };
 
   let names = Object.keys(perEnvironment);
@@ -38,22 +42,28 @@ export function loadConfig(context: unknown, env: NodeJS.ProcessEnv): ChatbotCon
   if (names.length === 0) problems.push(`no environments configured; set ${ENVIRONMENTS_ENV} or context chatbot.environments`);
 
   const environments: EnvironmentConfig[] = [];
-  for (const name of names) {
+  // Environments not selected still count for who owns the account setting; their own
+  // problems are reported when they are built.
+  const others: EnvironmentConfig[] = [];
+  for (const name of new Set([...names, ...Object.keys(perEnvironment)])) {
+    const selectedName = names.includes(name);
+    const found = selectedName ? problems : [];
     if (!ENV_NAME.test(name)) {
-      problems.push(`environment name "${name}" is invalid; allowed: 1-12 lowercase letters and digits, starting with a letter`);
+      found.push(`environment name "${name}" is invalid; allowed: 1-12 lowercase letters and digits, starting with a letter`);
       continue;
     }
     const sourced: Sourced = {};
-    collect(sourced, withoutEnvironments(ctx), "cdktf.json context chatbot", problems);
-    collect(sourced, perEnvironment[name] ?? {}, `cdktf.json context chatbot.environments.${name}`, problems);
-    collectEnv(sourced, env, problems);
-    const resolved = resolveEnvironment(name, sourced, problems);
-    if (resolved) environments.push(resolved);
+    collect(sourced, withoutEnvironments(ctx), "cdktf.json context chatbot", found);
+    collect(sourced, perEnvironment[name] ?? {}, `cdktf.json context chatbot.environments.${name}`, found);
+    collectEnv(sourced, env, found);
+    const resolved = resolveEnvironment(name, sourced, found);
+    if (resolved) (selectedName ? environments : others).push(resolved);
   }
   checkAcrossEnvironments(environments, problems);
+  const accounts = resolveAccounts(environments, [...environments, ...others], problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return { environments };
+  return { environments, accounts };
 }
 
 function readContext(context: unknown, problems: string[]): ChatbotContext {
@@ -151,10 +161,12 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
     priceClass: check.oneOf("priceClass", DEFAULTS.priceClass, PRICE_CLASSES, "a CloudFront price class"),
     integrationTimeoutMs,
     allowLongIntegrationTimeout,
+    ...resolveOriginTimeout(check, integrationTimeoutMs),
     throttlingRateLimit: check.number("throttlingRateLimit", DEFAULTS.throttlingRateLimit, 0.001, 10_000),
     throttlingBurstLimit: check.int("throttlingBurstLimit", DEFAULTS.throttlingBurstLimit, 0, 5_000),
     dataTrace: check.bool("dataTrace", stage === "dev"),
     manageApiGatewayAccount: check.bool("manageApiGatewayAccount", DEFAULTS.manageApiGatewayAccount),
+    awsAccountId: check.optional("awsAccountId", /^\d{12}$/, "a 12-digit AWS account id such as 123456789012"),
     logPrompts: check.bool("logPrompts", DEFAULTS.logPrompts),
     maxTextChars: check.int("maxTextChars", DEFAULTS.maxTextChars, 1, 100_000),
     maxHistoryTurns: check.int("maxHistoryTurns", DEFAULTS.maxHistoryTurns, 0, 100),

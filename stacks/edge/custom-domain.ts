@@ -62,10 +62,13 @@ export class CustomDomain extends Construct {
     }).certificateArn;
   }
 
-  /** A and AAAA alias records for the name, pointing at the distribution (needs the hosted zone). */
-  aliasTo(distribution: CloudfrontDistribution): void {
+  /**
+   * A and AAAA alias records for the name, pointing at the distribution (needs the hosted
+   * zone). Without `ipv6`, no AAAA record: browsers then use IPv4 only.
+   */
+  aliasTo(distribution: CloudfrontDistribution, ipv6 = true): void {
     if (this.hostedZoneId === undefined) return;
-    for (const type of ["A", "AAAA"]) {
+    for (const type of ipv6 ? ["A", "AAAA"] : ["A"]) {
       new Route53Record(this, `alias-${type.toLowerCase()}`, {
         zoneId: this.hostedZoneId,
         name: this.domainName,

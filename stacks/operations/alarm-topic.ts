@@ -26,8 +26,8 @@ export interface AlarmTopicOptions {
 /**
  * Where alarms go: an SNS topic encrypted with a customer-managed KMS key. The AWS-managed
  * `alias/aws/sns` key would silently break alarm actions: CloudWatch cannot use it. This
- * key's policy lets CloudWatch (and Budgets) encrypt for the topic; the topic's policy
- * lets only they publish, and only for this account.
+ * key's policy lets CloudWatch (and Budgets) encrypt for the topic, as AWS documents it;
+ * the topic's policy lets only they publish, and only for this account.
  */
 export class AlarmTopic extends Construct {
   public readonly topic: SnsTopic;
@@ -53,6 +53,14 @@ export class AlarmTopic extends Construct {
           Action: ["kms:*"],
           Resource: ["*"],
         },
+        // The statements AWS documents for a service publishing to an encrypted topic: the
+        // service principal, these two actions, no condition. SNS asks KMS for the data key
+        // on the service's behalf, and AWS documents no aws:SourceAccount / aws:SourceArn on
+        // those calls; a condition on a key the request does not carry would drop every
+        // notification silently. The topic policy below keeps the account check.
+        //   CloudWatch alarms: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+        //     (and https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html)
+        //   Budgets: https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html
         ...publishers.map(
           ({ service, sid }): PolicyStatement => ({
             Sid: `${sid}EncryptForTheTopic`,
@@ -60,7 +68,6 @@ export class AlarmTopic extends Construct {
             Principal: { Service: service },
             Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
             Resource: ["*"],
-            Condition: { StringEquals: { "aws:SourceAccount": accountId } },
           }),
         ),
       ]),

@@ -1,0 +1,40 @@
+import * as fs from "fs";
+import * as path from "path";
+import { PROJECT_ROOT } from "./helpers";
+
+const read = (file: string) => fs.readFileSync(path.join(PROJECT_ROOT, file), "utf8");
+
+describe("the README's first command", () => {
+  it("synthesizes through npm run synth, which turns off the checkpoint call that prints an [ERROR] line offline", () => {
+    const scripts = JSON.parse(read("package.json")).scripts;
+    expect(scripts.synth).toBe("CHECKPOINT_DISABLE=1 cdktf synth");
+    const quickStart = read("README.md").split("## Quick start")[1].split("```sh")[1].split("```")[0];
+    expect(quickStart.trim().split("\n")[0]).toMatch(/^npm ci && npm run synth\s/);
+  });
+});
+
+describe("the pull-request workflow", () => {
+  // Without comments: only what GitHub reads.
+  const workflow = read(".github/workflows/pull-request.yml").replace(/(^|\s)#.*$/gm, "");
+  const job = (name: string) => workflow.split(new RegExp(`^  ${name}:\\n`, "m"))[1].split(/^  \w[\w-]*:\n/m)[0];
+
+  it("gives AWS credentials only to the plan job, and runs it only for this repository's own branches", () => {
+    expect(workflow).not.toMatch(/pull_request_target/);
+    expect(workflow.split("\njobs:")[0]).not.toMatch(/id-token/);
+    expect(job("test")).not.toMatch(/id-token|configure-aws-credentials|secrets\./);
+    expect(job("plan")).toMatch(/if: \$\{\{ vars\.AWS_PLAN_ROLE_ARN != '' && github\.event\.pull_request\.head\.repo\.full_name == github\.repository \}\}/);
+    expect(job("plan")).toMatch(/id-token: write/);
+    expect(job("plan")).not.toMatch(/-lock=false/);
+  });
+
+  it("documents the plan role's trust (this repository's pull-request runs) and its read-only permissions", () => {
+    const doc = read("docs/ci-plan-role.md");
+    const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]));
+    expect(blocks[0].Statement[0].Condition.StringEquals).toEqual({
+      "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+      "token.actions.githubusercontent.com:sub": "repo:<OWNER>/<REPO>:pull_request",
+    });
+    const writes = blocks[1].Statement.filter((s: any) => s.Action.some((a: string) => /Put|Delete/.test(a)));
+    expect(writes).toEqual([expect.objectContaining({ Resource: "arn:aws:s3:::<STATE_BUCKET>/chatbot/*.tflock" })]);
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * How long CloudFront waits for the `/chat` origin (API Gateway): longer than the
+ * integration timeout, so a slow answer reaches the viewer instead of CloudFront's own 504
+ * while the function and the model keep running (and billing).
+ *
+ * CloudFront's "response timeout" of a custom origin defaults to 30 s; without a quota
+ * increase it takes 1-60 s, and a larger value needs the Service Quotas request "Response
+ * timeout per origin" (AWS re:Post knowledge center, "How do I increase the response and
+ * keep-alive timeout quotas for my CloudFront custom or VPC origin?":
+ * https://repost.aws/knowledge-center/cloudfront-custom-origin-response ; CloudFront
+ * Developer Guide, "Response timeout":
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesOrigin.html#DownloadDistValuesOriginResponseTimeout).
+ */
+import type { Checker } from "./checker";
+import { DEFAULTS, EnvironmentConfig } from "./environment";
+
+/** CloudFront's response-timeout quota per origin without an increase, in seconds. */
+export const CLOUDFRONT_DEFAULT_RESPONSE_TIMEOUT_QUOTA = 60;
+/** Largest quota this project accepts as declared (a guard against typos). */
+const MAX_DECLARED_QUOTA = 600;
+
+/** The `/chat` origin's response timeout: one second past API Gateway's integration timeout, whose 504 it must relay. */
+export function originReadTimeoutSeconds(integrationTimeoutMs: number): number {
+  return Math.ceil(integrationTimeoutMs / 1000) + 1;
+}
+
+/** Reads the declared CloudFront quota and checks the origin's response timeout fits in it. */
+export function resolveOriginTimeout(check: Checker, integrationTimeoutMs: number): Pick<EnvironmentConfig, "cloudFrontResponseTimeoutQuota"> {
+  const quota = check.int("cloudFrontResponseTimeoutQuota", DEFAULTS.cloudFrontResponseTimeoutQuota, CLOUDFRONT_DEFAULT_RESPONSE_TIMEOUT_QUOTA, MAX_DECLARED_QUOTA);
+  const needed = originReadTimeoutSeconds(integrationTimeoutMs);
+  if (needed > quota) {
+    const raised = quota === CLOUDFRONT_DEFAULT_RESPONSE_TIMEOUT_QUOTA ? "CloudFront's default quota" : "the quota declared";
+    check.fail(
+      "integrationTimeoutMs",
+      integrationTimeoutMs,
+      `at most ${(quota - 1) * 1000} ms while cloudFrontResponseTimeoutQuota is ${quota} s (${raised}): CloudFront must wait ${needed} s for /chat, ` +
+        `longer than API Gateway, and refuses an origin response timeout above its quota. Ask AWS to raise the CloudFront quota ` +
+        `"Response timeout per origin" and set cloudFrontResponseTimeoutQuota to the granted value, or lower integrationTimeoutMs`,
+    );
+  }
+  return { cloudFrontResponseTimeoutQuota: quota };
+}
