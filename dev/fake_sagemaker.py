@@ -17,7 +17,13 @@ request and response path. The model behind it is a TGI stand-in (dev/fake_tgi.p
          with keep-alive lines (`:`) now and then. Paced like a real model: the first
          token after `first_token_ms` (300), then `tokens_per_second` (30); 0 is no wait.
 
-The reply echoes the last user message of the prompt: the whole prompt, or, for a
+    POST ... body: {"messages": [...], "max_tokens": ..., ["stream": true, "stream_options": ...]}
+    TGI's Messages API (dev/fake_chat.py): a chat completion, or chat.completion.chunk
+    events ending in data:[DONE], rendered with a stand-in Falcon 3 chat template
+    (`chat_template`; None answers TGI's 422 "Template error: template not found").
+
+The reply echoes the last user message of the prompt: the last user turn of `messages`,
+the whole prompt, or, for a
 Falcon chat prompt ("User: ...\\nFalcon: ...\\nUser: <text>\\nFalcon:"), the last
 "User:" turn, and says how many earlier turns (User/Falcon lines) it saw. Every
 non-streaming response carries `x-fake-model-ms`: the fake's own time for the request.
@@ -53,7 +59,7 @@ From the command line (serves until SIGINT/SIGTERM):
 
     python3 dev/fake_sagemaker.py --port 0 [--delay-ms 0] [--endpoint-state in-service|missing|creating]
         [--max-input-tokens 1024] [--max-total-tokens 2048] [--first-token-ms 300]
-        [--tokens-per-second 30] [--verbose]
+        [--tokens-per-second 30] [--chat-template falcon3|none] [--model-id ID] [--verbose]
     -> listening on http://127.0.0.1:PORT
 """
 
