@@ -128,16 +128,23 @@ def _original_error(response: dict[str, Any]) -> str:
     return str(original)
 
 
+# axum's 422 for a body the route cannot read: a TGI older than 2.4.0 (the 40B's 1.4.0) reads
+# only `inputs` on /invocations ("missing field `inputs`"); from 2.4.0 on it also takes `messages`.
+_UNREADABLE_BODY = "Failed to deserialize the JSON body"
+
+
 def no_template_from(error: BaseException) -> NoChatTemplate | None:
-    """NoChatTemplate when SageMaker relays TGI's 422 "Template error" (a `messages` body
-    sent to a model without a chat template; router/src/infer/mod.rs, `TemplateError`)."""
+    """NoChatTemplate when SageMaker relays TGI's 422 for a `messages` body the model cannot
+    take: "Template error" (no chat template, or one that refuses the turns;
+    router/src/infer/mod.rs, `TemplateError`), or a body that TGI version cannot read."""
     if not isinstance(error, ClientError) or error_code(error) != "ModelError":
         return None
     if str(error.response.get("OriginalStatusCode", "")) != "422":
         return None
-    if error_kind(_original_error(error.response)) != "template_error":
+    original = _original_error(error.response)
+    if error_kind(original) != "template_error" and not original.startswith(_UNREADABLE_BODY):
         return None
-    return NoChatTemplate(_original_error(error.response))
+    return NoChatTemplate(original)
 
 
 def too_long_event(error: ModelReported) -> PromptTooLong | None:

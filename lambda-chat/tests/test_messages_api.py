@@ -304,3 +304,34 @@ def test_a_system_prompt_over_half_the_budget_is_a_configuration_error(load_hand
     handler = load_handler(SYSTEM_PROMPT="가" * 200)  # 600 estimated tokens > 1024 / 2
     with pytest.raises(handler.ChatError, match=r"^\[500\] the function is misconfigured: SYSTEM_PROMPT must be at most about 512 tokens"):
         handler.lambda_handler({"text": "hello"}, LambdaContext())
+
+
+def test_falcon3_estimate_is_never_below_the_fake_models_own_count(chat):
+    from payloads.tokens import estimate_tokens
+    texts = ["The quick brown fox jumps over the lazy dog.", "2,102,650 residents in 2023.",
+             "비 오는 날에는 어디를 방문하면 좋을까요?", "Ça coûte 12,50 € — où ça ? 🦅",
+             fake_chat.render([{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi  there\n\tok"}], "falcon3")]
+    for text in texts:
+        assert estimate_tokens(text, "falcon3") >= fake_tgi.count_tokens(text), text
+        # Falcon 3's larger vocabulary is estimated at fewer tokens for English than the 2023 Falcon's.
+        assert estimate_tokens(text, "falcon3") <= estimate_tokens(text, "falcon")
+
+
+def test_an_old_tgi_that_cannot_read_a_messages_body_gets_the_inputs_style(chat, falcon3, context):
+    # TGI 1.4.0 (the 40B's image) reads only `inputs` on /invocations: axum's 422.
+    original = "Failed to deserialize the JSON body into the target type: missing field `inputs` at line 1 column 120"
+    falcon3.queue(Behaviour(status=424, error_message="Received client error (422) from primary",
+                            original=(422, original)))
+    result = chat.lambda_handler({"text": "hello"}, context)
+    first, second = falcon3.requests
+    assert "messages" in first.json() and second.json()["inputs"] == f"{SYSTEM}\nUser: hello\nFalcon:"
+    assert result["msg"] == "Echo: hello (0 earlier turns)"
+
+
+def test_other_422s_of_the_messages_route_are_not_mistaken_for_an_old_model(chat, falcon3, context):
+    falcon3.queue(Behaviour(status=424, error_message="Received client error (422) from primary",
+                            original=(422, json.dumps({"error": "Input validation error: `top_p` must be > 0.0 and < 1.0",
+                                                       "error_type": "validation"}))))
+    with pytest.raises(chat.ChatError, match=r"^\[502\] the model rejected the request$"):
+        chat.lambda_handler({"text": "hello"}, context)
+    assert len(falcon3.requests) == 1
