@@ -54,6 +54,9 @@ describe("ChatFunction", () => {
       MODEL_READ_TIMEOUT_SECONDS: "25",
       MODEL_MAX_INPUT_TOKENS: "1024",
       MODEL_MAX_TOTAL_TOKENS: "2048",
+      PAYLOAD_STYLE: "inputs",
+      MODEL_TOKENIZER: "falcon",
+      SYSTEM_PROMPT: "",
       LOG_PROMPTS: "false",
     });
   });

@@ -98,11 +98,15 @@ describe("configuration overrides", () => {
     ]);
   });
 
-  it("deploys no model by default, and Falcon 7B on ml.g5.2xlarge with 1 to 2 instances when switched on", () => {
-    expect(loadConfig(undefined, {}).environments[0]).toMatchObject({ modelDeploy: false, endpointName: "jumpstart-dft-hf-llm-falcon-7b-instruct-bf16" });
+  it("deploys no model by default (the seed's endpoint and model), and Falcon3-7B on ml.g5.2xlarge with 1 to 2 instances when switched on", () => {
+    expect(loadConfig(undefined, {}).environments[0]).toMatchObject({
+      modelDeploy: false,
+      endpointName: "jumpstart-dft-hf-llm-falcon-7b-instruct-bf16",
+      modelId: "huggingface-llm-falcon-7b-instruct-bf16",
+    });
     expect(loadConfig(undefined, { CHATBOT_MODEL_DEPLOY: "true" }).environments[0]).toMatchObject({
       modelDeploy: true,
-      modelId: "huggingface-llm-falcon-7b-instruct-bf16",
+      modelId: "tiiuae/Falcon3-7B-Instruct",
       modelInstanceType: "ml.g5.2xlarge",
       modelMinInstances: 1,
       modelMaxInstances: 2,
@@ -192,13 +196,13 @@ describe("invalid configuration is rejected with the setting, the value and what
     ["an environment name that cannot be part of resource names", { environments: { Prod_1: {} } }, {}, /environment name "Prod_1" is invalid/],
     ["a function name too long once the environment is appended", { functionName: "f".repeat(62) }, {}, /functionName = "f{62}" .*with "-dev-role" appended \(its role's name\), is at most 64 characters/],
     ["an emulator endpoint that is not a URL", { awsEndpointUrl: "localhost:5000" }, {}, /awsEndpointUrl = "localhost:5000" .*http\(s\) URL/],
-    ["an unsupported model", { modelId: "huggingface-llm-falcon-180b-chat-bf16" }, {}, /modelId = "huggingface-llm-falcon-180b-chat-bf16" .*allowed: a supported JumpStart model: huggingface-llm-falcon-7b-instruct-bf16, huggingface-llm-falcon-40b-instruct-bf16/],
-    ["an instance type the model does not run on", { modelId: "huggingface-llm-falcon-40b-instruct-bf16", modelInstanceType: "ml.g5.2xlarge" }, {}, /modelInstanceType = "ml\.g5\.2xlarge" .*allowed: an instance type huggingface-llm-falcon-40b-instruct-bf16 runs on: ml\.g5\.12xlarge, ml\.g5\.48xlarge, ml\.p4d\.24xlarge/],
+    ["an unsupported model", { modelId: "huggingface-llm-falcon-180b-chat-bf16" }, {}, /modelId = "huggingface-llm-falcon-180b-chat-bf16" .*allowed: a model of the catalogue \(stacks\/model\/catalogue\.ts\): huggingface-llm-falcon-7b-instruct-bf16, huggingface-llm-falcon-40b-instruct-bf16, tiiuae\/Falcon3-1B-Instruct, tiiuae\/Falcon3-3B-Instruct, tiiuae\/Falcon3-7B-Instruct, tiiuae\/Falcon3-10B-Instruct$/m],
+    ["an instance type the model does not run on", { modelId: "huggingface-llm-falcon-40b-instruct-bf16", modelInstanceType: "ml.g5.2xlarge" }, {}, /modelInstanceType = "ml\.g5\.2xlarge" .*allowed: an instance type huggingface-llm-falcon-40b-instruct-bf16 runs on: ml\.g5\.12xlarge, ml\.g5\.24xlarge, ml\.g5\.48xlarge, ml\.p4d\.24xlarge/],
     ["an instance type given without the ml. prefix", {}, { CHATBOT_MODEL_INSTANCE_TYPE: "g5.2xlarge" }, /modelInstanceType = "g5\.2xlarge" \(from environment variable CHATBOT_MODEL_INSTANCE_TYPE\) .*ml\.g5\.2xlarge, ml\.g5\.4xlarge/],
     ["zero minimum instances (a real-time endpoint cannot scale to zero)", { modelMinInstances: 0 }, {}, /modelMinInstances = 0 .*a whole number from 1 to 20/],
     ["a maximum below the minimum", { modelMinInstances: 3, modelMaxInstances: 2 }, {}, /modelMaxInstances = 2 .*at least modelMinInstances \(3\)/],
     ["a maximum above the guard of 20 instances", { modelMaxInstances: 50 }, {}, /modelMaxInstances = 50 .*a whole number from 1 to 20/],
-    ["deploying the model in a region without a TGI image", { modelDeploy: true, region: "ap-east-2" }, {}, /region = "ap-east-2" .*with modelDeploy, a region with a Hugging Face TGI image: af-south-1/],
+    ["deploying the model in a region without a TGI image", { modelDeploy: true, region: "us-gov-west-1" }, {}, /region = "us-gov-west-1" .*with modelDeploy, a region with a Hugging Face TGI image: af-south-1/],
     ["naming an existing endpoint while the stack deploys its own", { modelDeploy: true, endpointName: "my-falcon" }, {}, /endpointName = "my-falcon" .*unset when modelDeploy is true: the stack then creates and names its own endpoint, falcon-chatbot-dev/],
     ["max_new_tokens that leaves the model no room for a prompt", { generation: { maxNewTokens: 2048 } }, {}, /generation\.maxNewTokens = 2048 .*less than 2048, the total token limit of huggingface-llm-falcon-7b-instruct-bf16/],
     ["a model switch that is not a boolean", {}, { CHATBOT_MODEL_DEPLOY: "on" }, /CHATBOT_MODEL_DEPLOY="on" is not a boolean/],

@@ -22,6 +22,9 @@ export const CHAT_SETTINGS: ChatSettings = {
   maxHistoryChars: 8000,
   modelReadTimeoutSeconds: 25,
   modelTokenLimits: { maxInputTokens: 1024, maxTotalTokens: 2048 },
+  payloadStyle: "inputs",
+  tokenizer: "falcon",
+  systemPrompt: "",
 };
 
 /** Terraform JSON of one synthesized stack. */

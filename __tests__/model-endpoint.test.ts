@@ -1,10 +1,10 @@
 import { Testing } from "cdktf";
-import { JUMPSTART_MODELS } from "../stacks/model/jumpstart-catalogue";
+import { MODELS } from "../stacks/model/catalogue";
 import { ModelEndpoint, ModelEndpointOptions } from "../stacks/model/model-endpoint";
 import { StackJson, byId, environmentConfig, only, policy, resourcesOf, synthStack } from "./helpers";
 
-const FALCON_7B = JUMPSTART_MODELS["huggingface-llm-falcon-7b-instruct-bf16"];
-const FALCON_40B = JUMPSTART_MODELS["huggingface-llm-falcon-40b-instruct-bf16"];
+const FALCON_7B = MODELS["huggingface-llm-falcon-7b-instruct-bf16"];
+const FALCON_40B = MODELS["huggingface-llm-falcon-40b-instruct-bf16"];
 const REF = (type: string, attribute: string) => new RegExp(`^\\$\\{${type}\\.[\\w-]+\\.${attribute}\\}$`);
 
 function synthEndpoint(options: Partial<ModelEndpointOptions> = {}): StackJson {
@@ -100,7 +100,7 @@ describe("ModelEndpoint", () => {
       },
     ]);
     const big = only(synthEndpoint({ model: FALCON_40B }), "aws_sagemaker_endpoint_configuration").production_variants[0];
-    expect([big.instance_type, big.model_data_download_timeout_in_seconds, big.container_startup_health_check_timeout_in_seconds]).toEqual(["ml.g5.12xlarge", 3600, 3600]);
+    expect([big.instance_type, big.model_data_download_timeout_in_seconds, big.container_startup_health_check_timeout_in_seconds]).toEqual(["ml.g5.12xlarge", 1500, 1500]);
   });
 
   it("names endpoint configurations by prefix and creates a new one before deleting the old", () => {
@@ -119,7 +119,7 @@ describe("ModelEndpoint", () => {
       blue_green_update_policy: {
         traffic_routing_configuration: { type: "ALL_AT_ONCE", wait_interval_in_seconds: 0 },
         termination_wait_in_seconds: 0,
-        maximum_execution_timeout_in_seconds: 1800,
+        maximum_execution_timeout_in_seconds: 3600,
       },
     });
   });
@@ -232,7 +232,7 @@ describe("ModelEndpoint", () => {
 
   it("refuses an instance type the model does not run on, naming the ones it does", () => {
     expect(() => synthEndpoint({ model: FALCON_40B, instanceType: "ml.g5.2xlarge" })).toThrow(
-      "huggingface-llm-falcon-40b-instruct-bf16 does not run on ml.g5.2xlarge; it runs on ml.g5.12xlarge, ml.g5.48xlarge, ml.p4d.24xlarge",
+      "huggingface-llm-falcon-40b-instruct-bf16 does not run on ml.g5.2xlarge; it runs on ml.g5.12xlarge, ml.g5.24xlarge, ml.g5.48xlarge, ml.p4d.24xlarge",
     );
   });
 

@@ -18,7 +18,13 @@ request and response path. The model behind it is a TGI stand-in (dev/fake_tgi.p
          token after `first_token_ms` (300), then `tokens_per_second` (30); 0 is no wait.
          A non-streaming answer waits as long as its stream would take, as a real model's does.
 
-The reply echoes the last user message of the prompt: the whole prompt, or, for a
+    POST ... body: {"messages": [...], "max_tokens": ..., ["stream": true, "stream_options": ...]}
+    TGI's Messages API (dev/fake_chat.py): a chat completion, or chat.completion.chunk
+    events ending in data:[DONE], rendered with a stand-in Falcon 3 chat template
+    (`chat_template`; None answers TGI's 422 "Template error: template not found").
+
+The reply echoes the last user message of the prompt: the last user turn of `messages`,
+the whole prompt, or, for a
 Falcon chat prompt ("User: ...\\nFalcon: ...\\nUser: <text>\\nFalcon:"), the last
 "User:" turn, and says how many earlier turns (User/Falcon lines) it saw. Every
 non-streaming response carries `x-fake-model-ms`: the fake's own time for the request.
@@ -54,7 +60,7 @@ From the command line (serves until SIGINT/SIGTERM):
 
     python3 dev/fake_sagemaker.py --port 0 [--delay-ms 0] [--endpoint-state in-service|missing|creating]
         [--max-input-tokens 1024] [--max-total-tokens 2048] [--first-token-ms 300]
-        [--tokens-per-second 30] [--verbose]
+        [--tokens-per-second 30] [--chat-template falcon3|none] [--model-id ID] [--verbose]
     -> listening on http://127.0.0.1:PORT
 """
 
@@ -70,6 +76,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
 
+import fake_chat
 import fake_tgi
 from fake_behaviour import Behaviour, behaviour_for, reply_text
 from fake_eventstream import Splitter, payload_part, stream_exception
@@ -147,14 +154,26 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             request = json.loads(record.body)
-            prompt = request["inputs"]
-            if not isinstance(prompt, str):
+            chat = "messages" in request  # TGI's Messages API (fake_chat.py)
+            prompt = request["messages"] if chat else request["inputs"]
+            if not chat and not isinstance(prompt, str):
                 raise TypeError("inputs must be a string")
-            parameters = request.get("parameters") or {}
+            parameters = {} if chat else request.get("parameters") or {}
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             self._send_error(record, started, 400, "ValidationError", f"bad request body: {error}")
             return
-        message, earlier = fake_tgi.last_user_message(prompt)
+        if chat:
+            try:  # the template, then the parameters: both refused before any stream (HTTP 422)
+                prompt = fake_chat.render(request["messages"], fake.chat_template)
+                refused = fake_chat.parameter_error(request)
+            except fake_chat.TemplateError as error:
+                refused = str(error)
+            if refused:
+                self._send_tgi_422(record, started, refused, fake_chat.error_body(refused))
+                return
+            message, earlier = fake_chat.last_user_message(request["messages"])
+        else:
+            message, earlier = fake_tgi.last_user_message(prompt)
         behaviour = behaviour_for(message, fake._next_behaviour())
         if behaviour.delay_ms:
             time.sleep(behaviour.delay_ms / 1000)
@@ -172,12 +191,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(record, started, behaviour.status, error_type,
                              behaviour.error_message or f"fake {error_type} ({behaviour.status})", original)
             return
-        max_new_tokens = parameters.get("max_new_tokens")
+        max_new_tokens = request.get("max_tokens") if chat else parameters.get("max_new_tokens")
         too_long = fake_tgi.too_long_message(prompt, max_new_tokens, fake.max_input_tokens,
                                              fake.max_total_tokens)
         text = reply_text(message, earlier, behaviour)
         if record.stream:
-            self._stream(record, behaviour, text, parameters, prompt, too_long)
+            self._stream(record, behaviour, text, parameters, prompt, too_long, request if chat else None)
+        elif chat and too_long:
+            self._send_tgi_422(record, started, too_long, fake_chat.error_body(too_long))
         elif too_long:
             self._send_tgi_422(record, started, too_long)
         elif behaviour.stream_fault in ("midfail", "tgierror", "streamfail"):
@@ -189,8 +210,12 @@ class _Handler(BaseHTTPRequestHandler):
                                                    fake_tgi.Pace(fake.first_token_ms, fake.tokens_per_second)))
             if behaviour.stream_fault == "stall":
                 time.sleep(behaviour.stall_ms / 1000)
-            reply = behaviour.body if behaviour.body is not None else json.dumps(
-                [{"generated_text": text}]).encode()
+            if behaviour.body is not None and not (chat and behaviour.text is not None):
+                reply = behaviour.body  # a raw body (malformed, or a test's own)
+            elif chat:
+                reply = json.dumps(fake_chat.completion(text, prompt, max_new_tokens, fake.model_id)).encode()
+            else:
+                reply = json.dumps([{"generated_text": text}]).encode()
             self._send(record, started, 200, reply, {})
 
     # -- non-streaming answers
@@ -205,9 +230,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(record, started, status, json.dumps(payload).encode(),
                    {"x-amzn-ErrorType": f"{error_type}:http://internal.amazon.com/coral/"})
 
-    def _send_tgi_422(self, record: ReceivedRequest, started: float, too_long: str) -> None:
+    def _send_tgi_422(self, record: ReceivedRequest, started: float, too_long: str,
+                      original: str | None = None) -> None:
         """SageMaker's relay of the container's 422 (a ModelError, HTTP 424)."""
-        original = fake_tgi.error_body(too_long, "validation")
+        original = original or fake_tgi.error_body(too_long, "validation")
         name = record.endpoint
         message = (f'Received client error (422) from primary with message "{original}". See '
                    f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logEventViewer:"
@@ -237,7 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- streaming answers
 
     def _stream(self, record: ReceivedRequest, behaviour: Behaviour, text: str,
-                parameters: dict[str, Any], prompt: str, too_long: str | None) -> None:
+                parameters: dict[str, Any], prompt: str, too_long: str | None,
+                chat: dict[str, Any] | None = None) -> None:
         fake = self.server.owner
         record.status = 200
         splitter = Splitter(behaviour.part_bytes, seed=len(record.body))
@@ -252,8 +279,11 @@ class _Handler(BaseHTTPRequestHandler):
             pace = fake_tgi.Pace(fake.first_token_ms, fake.tokens_per_second)
             fault = fake_tgi.Fault(behaviour.stream_fault, behaviour.stall_ms)
             details = parameters.get("details") is True  # TGI's final `details` only when asked
-            for item in fake_tgi.stream(text, prompt, parameters.get("max_new_tokens"), too_long, pace,
-                                        fault, record, details):
+            items = (fake_chat.stream(text, prompt, chat, too_long, pace, fault, record, fake.model_id)
+                     if chat is not None else
+                     fake_tgi.stream(text, prompt, parameters.get("max_new_tokens"), too_long, pace,
+                                     fault, record, details))
+            for item in items:
                 if isinstance(item, float):  # a pause: send what is pending first
                     self._chunks(payload_part(p) for p in splitter.flush())
                     time.sleep(item)
@@ -285,7 +315,8 @@ class FakeSageMaker(LoopbackServer):
                  verbose: bool = False, keep_requests: int | None = None,
                  endpoint_state: str = "in-service", max_input_tokens: int = 1024,
                  max_total_tokens: int = 2048, first_token_ms: int = 300,
-                 tokens_per_second: float = 30) -> None:
+                 tokens_per_second: float = 30, chat_template: str | None = "falcon3",
+                 model_id: str = "tiiuae/Falcon3-7B-Instruct") -> None:
         if endpoint_state not in ENDPOINT_STATES:
             raise ValueError(f"endpoint_state must be one of {ENDPOINT_STATES}")
         super().__init__(host, port)
@@ -298,6 +329,8 @@ class FakeSageMaker(LoopbackServer):
         self.max_total_tokens = max_total_tokens
         self.first_token_ms = first_token_ms
         self.tokens_per_second = tokens_per_second
+        self.chat_template = chat_template  # None: a model without one ("template not found")
+        self.model_id = model_id  # what TGI reports as `model`
         self._queue: deque[Behaviour] = deque()
         self._lock = threading.Lock()
 
@@ -334,13 +367,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-total-tokens", type=int, default=2048, help="TGI MAX_TOTAL_TOKENS")
     parser.add_argument("--first-token-ms", type=int, default=300, help="a stream's wait for its first token")
     parser.add_argument("--tokens-per-second", type=float, default=30, help="a stream's pace (0: no wait)")
+    parser.add_argument("--chat-template", choices=("falcon3", "none"), default="falcon3",
+                        help="the Messages API's template (none: refuse messages bodies, as a model without one)")
+    parser.add_argument("--model-id", default="tiiuae/Falcon3-7B-Instruct", help="the model TGI names in its answers")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     args = parser.parse_args(argv)
 
     fake = FakeSageMaker(port=args.port, delay_ms=args.delay_ms, host=args.host,
                          verbose=args.verbose, keep_requests=100, endpoint_state=args.endpoint_state,
                          max_input_tokens=args.max_input_tokens, max_total_tokens=args.max_total_tokens,
-                         first_token_ms=args.first_token_ms, tokens_per_second=args.tokens_per_second)
+                         first_token_ms=args.first_token_ms, tokens_per_second=args.tokens_per_second,
+                         chat_template=None if args.chat_template == "none" else args.chat_template,
+                         model_id=args.model_id)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

@@ -6,7 +6,7 @@
  * the fake model (SageMaker runtime), the API Gateway management API and Lambda's
  * Invoke (dev/server/aws-standins.ts), and optionally the WAF's rate rule.
  *
- *   npm run dev -- [--port 8080] [--delay-ms 0] [--rate-limit N] [-- <extra fake_sagemaker.py args>]
+ *   npm run dev -- [--port 8080] [--model ID] [--delay-ms 0] [--rate-limit N] [-- <extra fake_sagemaker.py args>]
  *   npm run dev -- --sagemaker --endpoint NAME --region R   (real endpoint, your AWS credentials)
  *
  * Parts: dev/server/static.ts (site/), chat-route.ts (POST /chat), stream-route.ts
@@ -22,6 +22,7 @@ import { chatRoute, gatewayError } from "./server/chat-route";
 import { sendJson, sourceIp } from "./server/http";
 import { ROOT, SingleWorker, WorkerPool, signalGroup, startFakeModel, stopChild, type Log } from "./server/processes";
 import { RateLimiter, TOO_MANY_REQUESTS } from "./server/rate-limit";
+import { modelEmulation } from "./server/model-emulation";
 import { serveStatic } from "./server/static";
 import { Connections, refuseUpgrade, streamGateway } from "./server/stream-route";
 
@@ -42,6 +43,12 @@ export interface DevServerOptions {
   endpoint?: string;
   /** AWS region for the handlers. @default $AWS_REGION, else ap-northeast-2 */
   region?: string;
+  /**
+   * The catalogue model to emulate: the handlers get the stack's settings for it and the fake
+   * its limits and chat template (dev/server/model-emulation.ts).
+   * @default "tiiuae/Falcon3-7B-Instruct" (the model `modelDeploy` deploys)
+   */
+  model?: string;
   /** Fake model: milliseconds before each answer. @default 0 */
   delayMs?: number;
   /** Fake model: further arguments for dev/fake_sagemaker.py (e.g. --first-token-ms 300). */
@@ -99,10 +106,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const integrationTimeoutMs = options.integrationTimeoutMs ?? 29_000;
   const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? DEFAULT_REGION;
   const limiter = options.rateLimit !== undefined ? new RateLimiter(options.rateLimit) : undefined;
+  const emulated = modelEmulation(options.model);
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     endpoint: options.endpoint ?? DEFAULT_ENDPOINT,
+    ...emulated.lambdaEnv,
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
     PYTHONUNBUFFERED: "1",
@@ -180,7 +189,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 
   try {
     if (!options.sagemaker) {
-      fake = startFakeModel(python, ["--delay-ms", String(options.delayMs ?? 0), ...(options.fakeArgs ?? [])], log);
+      fake = startFakeModel(python, [...emulated.fakeArgs, "--delay-ms", String(options.delayMs ?? 0), ...(options.fakeArgs ?? [])], log);
       modelUrl = await fake.ready;
       Object.assign(env, {
         AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: modelUrl,

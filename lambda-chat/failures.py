@@ -16,7 +16,8 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.exceptions import ProtocolError, ReadTimeoutError as Urllib3ReadTimeoutError
 
 from contract import ChatError
-from prompt import PromptTooLong
+from payloads.messages import error_kind
+from prompt import NoChatTemplate, PromptTooLong
 
 BUSY = "the model is busy, please try again shortly"
 NOT_RUNNING = "the model is not running (it may be starting up or switched off); try again later"
@@ -46,7 +47,9 @@ _INPUT_TOO_LONG = re.compile(r"must have less than (\d+) tokens\. Given: (\d+)")
 
 
 class ModelReported(Exception):
-    """An error event in TGI's stream: `data:{"error": ..., "error_type": ...}`."""
+    """An error event in TGI's stream: `data:{"error": ..., "error_type": ...}` (generate), or
+    `data:{"error": {"message": ..., "http_status_code": 422}}` (Messages API), whose kind
+    is read from the message (payloads/messages.py, `error_kind`)."""
 
     def __init__(self, error: str, error_type: str) -> None:
         super().__init__(f"{error_type}: {error}")
@@ -116,6 +119,34 @@ def too_long_from(error: BaseException) -> PromptTooLong | None:
     return too_long_in(str(original)) or too_long_in(response.get("Error", {}).get("Message", ""))
 
 
+def _original_error(response: dict[str, Any]) -> str:
+    original = response.get("OriginalMessage") or ""
+    try:
+        original = json.loads(original).get("error", original)
+    except (ValueError, AttributeError):
+        pass
+    return str(original)
+
+
+# axum's 422 for a body the route cannot read: a TGI older than 2.4.0 (the 40B's 1.4.0) reads
+# only `inputs` on /invocations ("missing field `inputs`"); from 2.4.0 on it also takes `messages`.
+_UNREADABLE_BODY = "Failed to deserialize the JSON body"
+
+
+def no_template_from(error: BaseException) -> NoChatTemplate | None:
+    """NoChatTemplate when SageMaker relays TGI's 422 for a `messages` body the model cannot
+    take: "Template error" (no chat template, or one that refuses the turns;
+    router/src/infer/mod.rs, `TemplateError`), or a body that TGI version cannot read."""
+    if not isinstance(error, ClientError) or error_code(error) != "ModelError":
+        return None
+    if str(error.response.get("OriginalStatusCode", "")) != "422":
+        return None
+    original = _original_error(error.response)
+    if error_kind(original) != "template_error" and not original.startswith(_UNREADABLE_BODY):
+        return None
+    return NoChatTemplate(original)
+
+
 def too_long_event(error: ModelReported) -> PromptTooLong | None:
     return too_long_in(error.error) if error.error_type == "validation" else None
 
@@ -132,6 +163,8 @@ def to_chat_error(error: BaseException) -> ChatError:
     if isinstance(error, PromptTooLong):
         return ChatError(400, f"text is too long for the model: about {error.tokens} tokens, "
                               f"at most {error.limit}")
+    if isinstance(error, NoChatTemplate):
+        return ChatError(502, REJECTED)
     if isinstance(error, StartFailed):
         cause = error.cause
         transient = (is_throttling(cause) or isinstance(cause, BotoConnectionError) or _is_timeout(cause)

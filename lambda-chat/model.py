@@ -5,7 +5,9 @@ InvokeEndpointWithResponseStream. Both retry by themselves, up to MODEL_MAX_ATTE
 attempts, only for throttling and failures to connect (the model has not started on
 the request), and only while the call is less than RETRY_WINDOW_SECONDS old; botocore's
 own retries are off. SageMaker's relay of TGI's 422 for an over-long prompt is raised
-as PromptTooLong, so the caller can shrink the history and try again.
+as PromptTooLong, so the caller can shrink the history and try again; its refusal of a
+`messages` body for want of a chat template as NoChatTemplate. Answers are read in both
+payload styles, whichever the endpoint's model gave (README "Upgrading to Falcon 3").
 """
 
 import json
@@ -16,8 +18,9 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from aws_clients import aws_client
 from contract import ChatError
-from failures import describe, is_retryable, too_long_from
+from failures import describe, is_retryable, no_template_from, too_long_from
 from logs import log
+from payloads import MESSAGES, inputs, messages
 from prompt import PromptPlan
 from settings import Settings
 
@@ -39,12 +42,10 @@ def model_client(settings: Settings, read_timeout: float | None = None) -> Any:
 
 
 def tgi_payload(plan: PromptPlan, settings: Settings, stream: bool = False) -> bytes:
-    """The seed's TGI payload. Streaming adds `"stream": true` (server-sent events) and
-    `"details": true`: without it TGI's last event carries no finish_reason or token count."""
-    body: dict[str, Any] = {"inputs": plan.prompt, "parameters": settings.parameters}
-    if stream:
-        body.update(stream=True, parameters={**settings.parameters, "details": True})
-    return json.dumps(body).encode()
+    """The body of the plan's payload style (payloads/inputs.py, payloads/messages.py)."""
+    if plan.style == MESSAGES:
+        return messages.body(plan, settings.chat_parameters or {}, stream)
+    return inputs.body(plan, settings.inputs_parameters, stream)
 
 
 R = TypeVar("R")
@@ -61,6 +62,9 @@ def _with_retries(call: Callable[[], R], settings: Settings, request_id: str | N
             too_long = too_long_from(error)
             if too_long is not None:
                 raise too_long from error
+            no_template = no_template_from(error)
+            if no_template is not None:
+                raise no_template from error
             backoff = random.uniform(0.5, 1.0) * 0.1 * 2 ** (attempt - 1)
             if (attempt >= settings.max_attempts or not is_retryable(error)
                     or time.monotonic() - started + backoff > RETRY_WINDOW_SECONDS):
@@ -111,17 +115,23 @@ def cut_at_stop(text: str, stop_sequences: Sequence[str]) -> str:
 
 
 def parse_answer(body: bytes, stop_sequences: Sequence[str]) -> Answer:
-    """Reads TGI's `[{"generated_text": ...}]` or `{"generated_text": ...}`; cuts stop sequences."""
+    """Reads TGI's `[{"generated_text": ...}]` / `{"generated_text": ...}` (generate) or a chat
+    completion's `choices[0].message.content` (Messages API); cuts stop sequences."""
     try:
         data = json.loads(body)
     except ValueError:  # includes bad UTF-8
         raise ChatError(502, "the model returned an unreadable answer") from None
     if isinstance(data, list) and data:
         data = data[0]
-    if not isinstance(data, dict) or not isinstance(data.get("generated_text"), str):
+    chat = messages.answer_text(data) if isinstance(data, dict) else None
+    if chat is not None:
+        generated, details = chat
+    elif isinstance(data, dict) and isinstance(data.get("generated_text"), str):
+        generated = data["generated_text"]
+        details = data.get("details") if isinstance(data.get("details"), dict) else {}
+    else:
         raise ChatError(502, "the model returned an unexpected answer")
-    text = cut_at_stop(data["generated_text"], stop_sequences).strip()
+    text = cut_at_stop(generated, stop_sequences).strip()
     if not text:
         raise ChatError(502, "the model returned no text")
-    details = data.get("details")
-    return Answer(text, details if isinstance(details, dict) else {})
+    return Answer(text, details)

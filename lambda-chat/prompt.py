@@ -1,102 +1,51 @@
-"""The Falcon prompt, a conservative token estimate, and history trimmed to the model's budget.
+"""The prompt of the model's payload style, with history trimmed to the model's token budget.
 
-Falcon-instruct's endpoint (TGI) accepts at most MODEL_MAX_INPUT_TOKENS prompt tokens,
-and prompt + max_new_tokens at most MODEL_MAX_TOTAL_TOKENS; anything longer is a 422.
-There is no tokenizer here, so `estimate_tokens` over-counts on purpose and the newest
-history that fits the estimate is kept (the oldest goes first; the question always
-stays). If the model still says the prompt is too long (`PromptTooLong`, with its real
+The endpoint (TGI) accepts at most MODEL_MAX_INPUT_TOKENS prompt tokens, and prompt +
+max_new_tokens at most MODEL_MAX_TOTAL_TOKENS; anything longer is a 422. There is no
+tokenizer here, so `estimate_tokens` (payloads/tokens.py, calibrated per model family)
+over-counts on purpose and the newest history that fits the estimate is kept (the oldest
+goes first; the question and the system prompt always stay). The payload styles build the
+prompt: payloads/inputs.py (the seed's) and payloads/messages.py (the Messages API). If the model still says the prompt is too long (`PromptTooLong`, with its real
 count), `within_token_budget` shrinks the history by what it learned and tries once more.
 TGI's `truncate` is not used: it keeps the *last* tokens and would cut the prompt's start.
 """
 
-import math
-from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, TypeVar
 
 from contract import ChatRequest, Turn
 from logs import log
+from payloads import INPUTS, MESSAGES, inputs, messages
+from payloads.inputs import CONVERSATION_STOP, SPEAKERS, build_prompt
+from payloads.plan import PromptPlan
+from payloads.tokens import estimate_tokens
 from settings import Settings
 
-SPEAKERS = {"user": "User", "assistant": "Falcon"}
-# With history the model may go on to write the user's next turn; cut the answer there.
-CONVERSATION_STOP = "\nUser:"
+__all__ = ["CONVERSATION_STOP", "SPEAKERS", "NoChatTemplate", "PromptPlan", "PromptTooLong", "Turn", "build_prompt",
+           "estimate_tokens", "plan_prompt", "stop_sequences", "within_token_budget"]
+
 # Extra room asked for after the model reported a real count (its tokenizer and our
 # estimate may not scale exactly alike between the two prompts).
 RETRY_MARGIN = 1.1
 
 
-def estimate_tokens(text: str) -> int:
-    """An upper estimate of Falcon's token count (byte-level BPE, 65k vocabulary).
-
-    Per maximal run: ASCII letters ceil(n/3) (English averages ~4 characters a token,
-    rare words fewer); digits 1 each; other ASCII symbols 1 each; each line break or
-    tab 1; a single space 0 (BPE merges it into the next word), each further space 1;
-    every non-ASCII character its UTF-8 length (byte-level BPE's worst case: Korean and
-    CJK 3, emoji 4, accented Latin 2). Splitting a text never lowers the sum, so the
-    estimates of a prompt's parts add up to at least the whole's.
-    """
-    total = 0
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        j = i + 1
-        if ch.isascii() and ch.isalpha():
-            while j < n and text[j].isascii() and text[j].isalpha():
-                j += 1
-            total += math.ceil((j - i) / 3)
-        elif ch == " ":
-            while j < n and text[j] == " ":
-                j += 1
-            total += j - i - 1
-        elif ch.isascii():
-            total += 1  # a digit, a symbol, a line break or tab
-        else:
-            total += len(ch.encode("utf-8", "surrogatepass"))
-        i = j
-    return total
-
-
-def build_prompt(text: str, history: Sequence[Turn]) -> str:
-    """Falcon-instruct chat prompt; without history it is the text alone, as in the seed."""
-    if not history:
-        return text
-    lines = [f"{SPEAKERS[t.role]}: {t.content}" for t in history]
-    lines += [f"User: {text}", "Falcon:"]
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class PromptPlan:
-    prompt: str
-    history_used: int  # the newest entries of the request's history that are in the prompt
-    history_dropped: int
-    estimated_tokens: int
-
-    @property
-    def stop_sequences_extra(self) -> list[str]:
-        return [CONVERSATION_STOP] if self.history_used else []
-
-
 def plan_prompt(request: ChatRequest, budget: int, scale: float = 1.0,
-                max_turns: int | None = None) -> PromptPlan:
-    """The prompt with as much of the newest history as fits `budget` (estimates x `scale`)."""
-    spent = estimate_tokens(f"User: {request.text}\nFalcon:") * scale
-    limit = len(request.history) if max_turns is None else max_turns
-    used = 0
-    for turn in reversed(request.history):
-        cost = estimate_tokens(f"{SPEAKERS[turn.role]}: {turn.content}\n") * scale
-        if used >= limit or spent + cost > budget:
-            break
-        spent += cost
-        used += 1
-    history = request.history[len(request.history) - used:] if used else ()
-    prompt = build_prompt(request.text, history)
-    return PromptPlan(prompt, used, len(request.history) - used, estimate_tokens(prompt))
+                max_turns: int | None = None, settings: Settings | None = None,
+                style: str | None = None) -> PromptPlan:
+    """The prompt of the payload style with as much of the newest history as fits `budget`
+    (estimates x `scale`). Without settings: the seed's inputs style, no system prompt."""
+    style = style or (settings.payload_style if settings else INPUTS)
+    system = settings.system_prompt if settings else ""
+    family = settings.tokenizer if settings else "falcon"
+    builder = messages if style == MESSAGES else inputs
+    return builder.plan(request, system, family, budget, scale, max_turns)
 
 
 def stop_sequences(plan: PromptPlan, settings: Settings) -> list[str]:
-    """Where an answer to this prompt is cut (TGI's stop list, plus a new "User:" turn)."""
-    return [*settings.stop_sequences, *plan.stop_sequences_extra]
+    """Where an answer to this prompt is cut (the configured stop list, plus a new "User:" turn)."""
+    stops = list(settings.stop_sequences)
+    if plan.style == INPUTS and settings.payload_style == MESSAGES:
+        stops += settings.fallback_stop_sequences  # an inputs prompt sent during an upgrade
+    return [*stops, *([CONVERSATION_STOP] if plan.conversation else [])]
 
 
 class PromptTooLong(Exception):
@@ -108,6 +57,14 @@ class PromptTooLong(Exception):
         self.limit = limit
 
 
+class NoChatTemplate(Exception):
+    """The endpoint refused a `messages` body: the model it serves has no chat template.
+
+    Seen while a blue/green update from the seed's Falcon 7B to a Falcon 3 model is under way:
+    the functions already send `messages`, the old fleet still serves (for ten minutes or more).
+    """
+
+
 R = TypeVar("R")
 
 
@@ -115,11 +72,25 @@ def within_token_budget(request: ChatRequest, settings: Settings, attempt: Calla
                         request_id: str | None) -> tuple[R, PromptPlan]:
     """Runs `attempt(plan)`; on PromptTooLong with history in the prompt, shrinks it once more.
 
-    Raises PromptTooLong (which becomes `[400] text is too long for the model`) when the
-    question alone does not fit.
+    A `messages` attempt the endpoint refuses for want of a chat template (NoChatTemplate)
+    is made again in the `inputs` style, whose answers the functions read as well: the
+    upgrade window of README "Upgrading to Falcon 3". Raises PromptTooLong (which becomes
+    `[400] text is too long for the model`) when the question alone does not fit.
     """
+    try:
+        return _trimmed(request, settings, attempt, request_id, settings.payload_style)
+    except NoChatTemplate:
+        if settings.payload_style == INPUTS:
+            raise
+        log.warning("the endpoint has no chat template: this request goes in the inputs style "
+                    "(is an update to a Messages API model under way?)", extra={"requestId": request_id})
+        return _trimmed(request, settings, attempt, request_id, INPUTS)
+
+
+def _trimmed(request: ChatRequest, settings: Settings, attempt: Callable[[PromptPlan], R],
+             request_id: str | None, style: str) -> tuple[R, PromptPlan]:
     budget = settings.input_budget
-    plan = plan_prompt(request, budget)
+    plan = plan_prompt(request, budget, settings=settings, style=style)
     try:
         return attempt(plan), plan
     except PromptTooLong as rejected:
@@ -129,7 +100,8 @@ def within_token_budget(request: ChatRequest, settings: Settings, attempt: Calla
         # The model's own count tells how far off the estimate was for this text.
         scale = max(1.0, rejected.tokens / max(1, plan.estimated_tokens)) * RETRY_MARGIN
         # At least one entry fewer, so the same prompt is never sent twice.
-        retry = plan_prompt(request, budget, scale, max_turns=plan.history_used - 1)
+        retry = plan_prompt(request, budget, scale, max_turns=plan.history_used - 1,
+                            settings=settings, style=style)
         log.warning("the model found the prompt too long: retrying with less history", extra={
             "requestId": request_id, "model_tokens": rejected.tokens, "model_limit": rejected.limit,
             "estimated_tokens": plan.estimated_tokens, "history_used": plan.history_used,

@@ -16,9 +16,13 @@ from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 from logs import log
+from payloads import INPUTS, MESSAGES, STYLES
+from payloads.messages import chat_parameters
+from payloads.tokens import FAMILIES, estimate_tokens
 
 DEFAULT_STOP_SEQUENCES = ["<|endoftext|>", "</s>"]
 MAX_STOP_SEQUENCES = 4  # TGI's default --max-stop-sequences
+MAX_SYSTEM_PROMPT_CHARS = 1000  # the stack's own bound (stacks/config/model-settings.ts)
 
 
 @dataclass(frozen=True)
@@ -32,12 +36,29 @@ class Settings:
     read_timeout: float
     max_attempts: int
     log_prompts: bool
-    max_input_tokens: int  # TGI MAX_INPUT_LENGTH of the endpoint
+    max_input_tokens: int  # TGI's input limit of the endpoint (MAX_INPUT_TOKENS / MAX_INPUT_LENGTH)
     max_total_tokens: int  # TGI MAX_TOTAL_TOKENS (input + new tokens)
+    payload_style: str = INPUTS  # PAYLOAD_STYLE: "inputs" (the seed's) or "messages"
+    system_prompt: str = ""  # SYSTEM_PROMPT: the system turn, or the inputs prompt's opening line
+    tokenizer: str = "falcon"  # MODEL_TOKENIZER: calibration of the token estimate
+    chat_parameters: dict[str, Any] | None = None  # the Messages API's parameters (messages style)
 
     @property
     def stop_sequences(self) -> list[str]:
         return self.parameters["stop"]
+
+    @property
+    def fallback_stop_sequences(self) -> list[str]:
+        """Falcon's end tokens, for an inputs prompt sent to a model without a chat template."""
+        return [s for s in DEFAULT_STOP_SEQUENCES if s not in self.stop_sequences]
+
+    @property
+    def inputs_parameters(self) -> dict[str, Any]:
+        """The generate parameters of an inputs prompt (with the fallback's stop sequences)."""
+        if self.payload_style == INPUTS:
+            return self.parameters
+        stops = (self.stop_sequences + self.fallback_stop_sequences)[:MAX_STOP_SEQUENCES]
+        return {**self.parameters, "stop": stops}
 
     @property
     def input_budget(self) -> int:
@@ -45,7 +66,9 @@ class Settings:
         return min(self.max_input_tokens, self.max_total_tokens - self.parameters["max_new_tokens"])
 
     def summary(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "parameters": self.parameters,
+        return {"endpoint": self.endpoint, "payload_style": self.payload_style,
+                "tokenizer": self.tokenizer, "system_prompt_chars": len(self.system_prompt),
+                "parameters": self.chat_parameters if self.payload_style == MESSAGES else self.parameters,
                 "max_text_chars": self.max_text_chars, "max_history_turns": self.max_history_turns,
                 "max_history_chars": self.max_history_chars,
                 "max_input_tokens": self.max_input_tokens, "max_total_tokens": self.max_total_tokens,
@@ -157,6 +180,11 @@ class _EnvReader:
 def _read_settings(read: _EnvReader) -> Settings:
     endpoint = read.read("endpoint", "", str, bool, "set to the SageMaker endpoint name", required=True)
     max_new_tokens = read.integer("MAX_NEW_TOKENS", 512, 1, 8192)
+    payload_style = read.read("PAYLOAD_STYLE", INPUTS, str, lambda v: v in STYLES,
+                              " or ".join(f'"{s}"' for s in STYLES))
+    tokenizer = read.read("MODEL_TOKENIZER", "falcon", str, lambda v: v in FAMILIES,
+                          " or ".join(f'"{f}"' for f in FAMILIES))
+    repetition_penalty_set = "REPETITION_PENALTY" in read.env
     parameters = {
         "max_new_tokens": max_new_tokens,
         "return_full_text": False,
@@ -183,6 +211,10 @@ def _read_settings(read: _EnvReader) -> Settings:
         log_prompts=read.flag("LOG_PROMPTS", False),
         max_input_tokens=read.integer("MODEL_MAX_INPUT_TOKENS", 1024, 1),
         max_total_tokens=read.integer("MODEL_MAX_TOTAL_TOKENS", 2048, 2),
+        payload_style=payload_style,
+        system_prompt=_system_prompt(read),
+        tokenizer=tokenizer,
+        chat_parameters=chat_parameters(parameters, repetition_penalty_set),
     )
     # TGI itself refuses to start unless MAX_INPUT_LENGTH < MAX_TOTAL_TOKENS, and a
     # request whose max_new_tokens leaves no room for a prompt can never be answered.
@@ -190,7 +222,22 @@ def _read_settings(read: _EnvReader) -> Settings:
                        settings.max_total_tokens)
     read.must_be_below("MODEL_MAX_INPUT_TOKENS", settings.max_input_tokens,
                        "MODEL_MAX_TOTAL_TOKENS", settings.max_total_tokens)
+    # The system prompt goes with every request: it must leave room for the conversation.
+    if not read.problems and settings.system_prompt:
+        half = settings.input_budget // 2
+        if estimate_tokens(settings.system_prompt, settings.tokenizer) > half:
+            read.problems.append(("SYSTEM_PROMPT", f"at most about {half} tokens (half the input budget)",
+                                  f"<{len(settings.system_prompt)} characters>"))
     return settings
+
+
+def _system_prompt(read: _EnvReader) -> str:
+    """SYSTEM_PROMPT: text without control characters other than line breaks and tabs."""
+    def ok(value: str) -> bool:
+        return len(value) <= MAX_SYSTEM_PROMPT_CHARS and not any(
+            ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in value)
+    return read.read("SYSTEM_PROMPT", "", str, ok,
+                     f"at most {MAX_SYSTEM_PROMPT_CHARS} characters without control characters")
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:

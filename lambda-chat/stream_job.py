@@ -4,8 +4,9 @@ The `chat` route invokes the function asynchronously with
 `{"streamJob": {"connectionId", "id", "text", "history", "acceptedAt"}}`. The job builds
 the same prompt as POST /chat (same validation, same history trimming to the model's
 token budget, one retry with less history if the model still finds it too long), calls
-InvokeEndpointWithResponseStream with TGI's streaming payload, and posts `started` at once,
-then `token` frames about every STREAM_BATCH_MS ms, then `done` or `error` (docs/streaming.md). It never
+InvokeEndpointWithResponseStream with the streaming payload of the model's style
+(payloads/), and posts `started` at once, then `token` frames about every
+STREAM_BATCH_MS ms, then `done` or `error` (docs/streaming.md). It never
 raises: Lambda would retry a failed asynchronous invocation and answer twice.
 """
 
@@ -132,18 +133,15 @@ def _answer(job: dict[str, Any], context: Any, settings: StreamSettings, poster:
     details: dict[str, Any] = {}
     with closing(stream):  # closing early (stop sequence, client gone) ends the model's work
         for event in stream:
-            token = event["token"]
-            if not token.get("special") and isinstance(token.get("text"), str):
-                batcher.add(shaper.feed(token["text"]))
-            else:
-                batcher.add("")
+            batcher.add(shaper.feed(event.text) if event.text else "")
             if shaper.stopped:
                 break
-            if event.get("generated_text") is not None:
-                details = event.get("details") if isinstance(event.get("details"), dict) else {}
+            if event.final:
+                details = event.details
                 break
         else:
-            raise ChatError(502, "the model failed to answer")  # TGI always ends with a final event
+            # TGI always ends with a final event (generate) or [DONE] (Messages API).
+            raise ChatError(502, "the model failed to answer")
         batcher.add(shaper.finish())
         batcher.flush()
     model_ms = ms_since(model_started)

@@ -22,18 +22,25 @@ def assert_model(aws: Callable[[str], Any], endpoint_name: str, instance_type: s
     check(variant["VariantName"] == "AllTraffic" and variant["InstanceType"] == instance_type, f"variant AllTraffic on {instance_type}")
     check(variant["InitialInstanceCount"] == 1, "variant starts with the minimum instance count")
     model = sm.describe_model(ModelName=variant["ModelName"])
-    check(model["EnableNetworkIsolation"] is True, "model runs with network isolation")
+    # The default deployed model: Falcon3-7B from the Hugging Face Hub (stacks/model/catalogue.ts).
+    check(model["EnableNetworkIsolation"] is False, "Hub weights: the container may reach the Hub (no network isolation)")
     container = model["PrimaryContainer"]
-    check(container["Image"] == f"763104351884.dkr.ecr.{REGION}.amazonaws.com/huggingface-pytorch-tgi-inference:2.4.0-tgi2.4.0-gpu-py311-cu124-ubuntu22.04", "TGI image of the region's account")
-    source = container["ModelDataSource"]["S3DataSource"]
-    check(source["S3Uri"] == f"s3://jumpstart-cache-prod-{REGION}/huggingface-llm/huggingface-llm-falcon-7b-instruct-bf16/artifacts/inference-prepack/v2.0.0/"
-          and source["S3DataType"] == "S3Prefix" and source["CompressionType"] == "None", "uncompressed JumpStart artifacts")
-    check(container["Environment"]["MAX_INPUT_LENGTH"] == "1024" and container["Environment"]["MAX_TOTAL_TOKENS"] == "2048", "TGI token limits")
+    check(container["Image"] == f"763104351884.dkr.ecr.{REGION}.amazonaws.com/huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.6-gpu-py311-cu124-ubuntu22.04", "TGI 3.3.6 image of the region's account")
+    check("ModelDataSource" not in container and "ModelDataUrl" not in container, "no S3 model data: TGI downloads the weights")
+    environment = container["Environment"]
+    check(environment == {"HF_MODEL_ID": "tiiuae/Falcon3-7B-Instruct", "SM_NUM_GPUS": "1", "MAX_INPUT_TOKENS": "31744", "MAX_TOTAL_TOKENS": "32768"},
+          f"TGI 3 environment of Falcon3-7B: {environment}")
+    check(variant.get("ContainerStartupHealthCheckTimeoutInSeconds") == 1800, "the health check covers the Hub download (30 min)")
     role = iam.get_role(RoleName=f"{endpoint_name}-sagemaker")["Role"]
     check(model["ExecutionRoleArn"] == role["Arn"], "model uses its own execution role")
     statements = role_policy(iam, f"{endpoint_name}-sagemaker", "image-artifacts-logs-metrics")["Statement"]
-    check([st["Sid"] for st in statements] == ["PullTheImage", "GetRegistryToken", "ReadModelArtifacts", "ListModelArtifacts", "WriteOwnLogs", "PublishEndpointMetrics"], "execution role statements")
+    check([st["Sid"] for st in statements] == ["PullTheImage", "GetRegistryToken", "WriteOwnLogs", "PublishEndpointMetrics"], "execution role statements: no S3 access for Hub weights")
     check(not any("*" in action for st in statements for action in st["Action"]), "no wildcard action in the execution role")
+    functions = aws("lambda")
+    for name in ("lambda-chat-api-dev", "lambda-chat-stream-dev"):
+        env = functions.get_function(FunctionName=name)["Configuration"]["Environment"]["Variables"]
+        check((env["PAYLOAD_STYLE"], env["MODEL_TOKENIZER"], env["MODEL_MAX_INPUT_TOKENS"], env["MODEL_MAX_TOTAL_TOKENS"]) == ("messages", "falcon3", "31744", "32768")
+              and "TOP_K" not in env, f"{name} talks to Falcon 3 through the Messages API with its 32K limits")
     [target] = aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     check(target["ResourceId"] == f"endpoint/{endpoint_name}/variant/AllTraffic" and target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount", "variant registered for autoscaling")
     check((target["MinCapacity"], target["MaxCapacity"]) == (1, 2), "autoscaling between 1 and 2 instances")

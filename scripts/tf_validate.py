@@ -21,6 +21,12 @@ VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("everything on: model, tracing, alarm e-mail, budget", {
         "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_MODEL_DEPLOY": "true", "CHATBOT_TRACING": "true",
         "CHATBOT_ALARM_EMAIL": "ops@example.com", "CHATBOT_BUDGET_MONTHLY_USD": "1500"}),
+    ("Falcon3-10B from the user's S3 prefix, network isolation on", {
+        "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_MODEL_DEPLOY": "true", "CHATBOT_MODEL_ID": "tiiuae/Falcon3-10B-Instruct",
+        "CHATBOT_MODEL_DATA_S3_URI": "s3://my-models/falcon3-10b/", "CHATBOT_REGION": "af-south-1"}),
+    ("Falcon 40B as JumpStart deploys it, on ml.g5.48xlarge", {
+        "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_MODEL_DEPLOY": "true", "CHATBOT_MODEL_ID": "huggingface-llm-falcon-40b-instruct-bf16",
+        "CHATBOT_MODEL_INSTANCE_TYPE": "ml.g5.48xlarge"}),
     ("allow-lists and a custom domain with its certificate requested", {
         "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_ALLOWED_IP_RANGES": "203.0.113.0/24,2001:db8::/32",
         "CHATBOT_ALLOWED_COUNTRIES": "KR,US", "CHATBOT_DOMAIN_NAME": "chat.example.com", "CHATBOT_HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"}),

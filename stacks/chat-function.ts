@@ -4,6 +4,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { Construct } from "constructs";
 import type { GenerationParameters } from "./config";
+import type { PayloadStyle, TokenizerFamily } from "./model/catalogue";
 import type { FunctionPackage } from "./function-package";
 import { PolicyStatement, policyDocument, servicePrincipalTrust } from "./iam";
 
@@ -21,6 +22,12 @@ export interface ChatSettings {
   readonly modelReadTimeoutSeconds: number;
   /** The model's token limits (TGI MAX_INPUT_LENGTH and MAX_TOTAL_TOKENS); the function trims history to fit them. */
   readonly modelTokenLimits: { readonly maxInputTokens: number; readonly maxTotalTokens: number };
+  /** How the function talks to the model (env `PAYLOAD_STYLE`). */
+  readonly payloadStyle: PayloadStyle;
+  /** Calibration of the function's token estimate (env `MODEL_TOKENIZER`). */
+  readonly tokenizer: TokenizerFamily;
+  /** The system turn, or the prompt's opening line (env `SYSTEM_PROMPT`); "" for none. */
+  readonly systemPrompt: string;
   /** Log prompt and answer text. @default false */
   readonly logPrompts?: boolean;
 }
@@ -60,14 +67,21 @@ const REST_DESCRIPTION = "Chat API: validates the request and calls the Falcon S
 /** The environment variables every chat function reads (see docs/lambda.md). */
 export function chatEnvironment(s: ChatSettings): Record<string, string> {
   const g = s.generation;
+  // Only what the payload style can send: the Messages API has no top_k, and a
+  // repetition penalty goes there only when the configuration sets one.
+  const optional: Record<string, string> = {};
+  if (g.repetitionPenalty !== undefined) optional.REPETITION_PENALTY = String(g.repetitionPenalty);
+  if (g.topK !== undefined && s.payloadStyle === "inputs") optional.TOP_K = String(g.topK);
   return {
     endpoint: s.endpointName,
+    PAYLOAD_STYLE: s.payloadStyle,
+    MODEL_TOKENIZER: s.tokenizer,
+    SYSTEM_PROMPT: s.systemPrompt,
     MAX_NEW_TOKENS: String(g.maxNewTokens),
     DO_SAMPLE: String(g.doSample),
     TEMPERATURE: String(g.temperature),
-    REPETITION_PENALTY: String(g.repetitionPenalty),
+    ...optional,
     TOP_P: String(g.topP),
-    TOP_K: String(g.topK),
     STOP_SEQUENCES: JSON.stringify(g.stop),
     MAX_TEXT_CHARS: String(s.maxTextChars),
     MAX_HISTORY_TURNS: String(s.maxHistoryTurns),

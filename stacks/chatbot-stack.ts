@@ -11,7 +11,7 @@ import { CustomDomain } from "./edge/custom-domain";
 import { API_KEY_HEADER, OriginKey } from "./edge/origin-key";
 import { WebFirewall } from "./edge/web-firewall";
 import { FunctionPackage } from "./function-package";
-import { JUMPSTART_MODELS } from "./model/jumpstart-catalogue";
+import { MODELS } from "./model/catalogue";
 import { ModelEndpoint, VARIANT_NAME } from "./model/model-endpoint";
 import { Operations } from "./operations/operations";
 import type { WatchedFunction } from "./operations/watched";
@@ -88,11 +88,12 @@ export class ChatbotStack extends TerraformStack {
 
     const partition = new DataAwsPartition(this, "partition").partition;
     const account = new DataAwsCallerIdentity(this, "caller").accountId;
-    const model = JUMPSTART_MODELS[c.modelId];
+    const model = MODELS[c.modelId];
     if (c.modelDeploy) {
       this.modelEndpoint = new ModelEndpoint(this, "model-endpoint", {
         endpointName: c.endpointName,
         model,
+        modelDataS3Uri: c.modelDataS3Uri,
         instanceType: c.modelInstanceType,
         minInstances: c.modelMinInstances,
         maxInstances: c.modelMaxInstances,
@@ -113,6 +114,9 @@ export class ChatbotStack extends TerraformStack {
       ...limits,
       modelReadTimeoutSeconds: modelReadTimeoutSeconds(c),
       modelTokenLimits: { maxInputTokens: model.maxInputTokens, maxTotalTokens: model.maxTotalTokens },
+      payloadStyle: model.payloadStyle,
+      tokenizer: model.tokenizer,
+      systemPrompt: c.systemPrompt,
       logPrompts: c.logPrompts,
     };
     const functionDefaults = { runtime: c.lambdaRuntime, timeoutSeconds: c.lambdaTimeoutSeconds, memoryMb: c.lambdaMemoryMb, logRetentionDays: c.logRetentionDays, tracing: c.tracing };

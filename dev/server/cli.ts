@@ -7,6 +7,8 @@ import { StartupError } from "./processes";
 const USAGE = `Usage: npm run dev -- [options] [-- <extra dev/fake_sagemaker.py arguments>]
 
   --port N          port on 127.0.0.1 (default 8080; 0 picks a free one)
+  --model ID        emulate this catalogue model: its payload style, limits and settings
+                    (default tiiuae/Falcon3-7B-Instruct; e.g. huggingface-llm-falcon-7b-instruct-bf16)
   --delay-ms N      fake model: wait N ms before each answer (default 0)
   --rate-limit N    emulate the WAF's rate rule: over N requests to /chat and /stream
                     from one address in 5 minutes get its 429
@@ -30,6 +32,7 @@ export async function main(argv: string[]) {
       options: {
         port: { type: "string", default: "8080" },
         "delay-ms": { type: "string", default: "0" },
+        model: { type: "string" },
         "rate-limit": { type: "string" },
         concurrency: { type: "string", default: "8" },
         "max-event-age-ms": { type: "string", default: "60000" },
@@ -74,6 +77,7 @@ export async function main(argv: string[]) {
     dev = await startDevServer({
       port,
       delayMs,
+      model: values.model,
       rateLimit,
       streamConcurrency: concurrency,
       streamWarm: Math.min(2, concurrency),
@@ -89,7 +93,7 @@ export async function main(argv: string[]) {
   }
   const model = values.sagemaker
     ? `SageMaker endpoint ${values.endpoint ?? DEFAULT_ENDPOINT} in ${values.region ?? process.env.AWS_REGION ?? DEFAULT_REGION}`
-    : `fake model at ${dev.modelUrl}`;
+    : `fake ${values.model ?? "tiiuae/Falcon3-7B-Instruct"} at ${dev.modelUrl}`;
   const limit = rateLimit ? `; WAF rate rule ${rateLimit} per 5 min` : "";
   console.log(`Falcon chat dev server: ${dev.url}  (WebSocket ${dev.url.replace(/^http/, "ws")}stream; ${model}${limit}; Ctrl-C stops)`);
 

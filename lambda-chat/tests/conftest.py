@@ -34,7 +34,7 @@ CONFIG_VARS = (
     "endpoint", "MAX_NEW_TOKENS", "TEMPERATURE", "TOP_P", "TOP_K", "REPETITION_PENALTY",
     "DO_SAMPLE", "STOP_SEQUENCES", "MAX_TEXT_CHARS", "MAX_HISTORY_TURNS", "MAX_HISTORY_CHARS",
     "MODEL_CONNECT_TIMEOUT_SECONDS", "MODEL_READ_TIMEOUT_SECONDS", "MODEL_MAX_ATTEMPTS",
-    "MODEL_MAX_INPUT_TOKENS", "MODEL_MAX_TOTAL_TOKENS",
+    "MODEL_MAX_INPUT_TOKENS", "MODEL_MAX_TOTAL_TOKENS", "PAYLOAD_STYLE", "MODEL_TOKENIZER", "SYSTEM_PROMPT",
     "CONNECTIONS_ENDPOINT", "ALLOWED_ORIGINS", "CONNECTIONS_TABLE", "MAX_ANSWERS_PER_CONNECTION",
     "STREAM_BATCH_MS", "STREAM_READ_TIMEOUT_SECONDS",
     "LOG_PROMPTS", "AWS_LAMBDA_LOG_FORMAT", "AWS_PROFILE", "AWS_SESSION_TOKEN",
@@ -64,7 +64,7 @@ class LambdaContext:
 
 # The fake model as tests use it: TGI's Falcon 7B limits, streams without waiting.
 FAKE_DEFAULTS = {"endpoint_state": "in-service", "max_input_tokens": 1024, "max_total_tokens": 2048,
-                 "first_token_ms": 0, "tokens_per_second": 0}
+                 "first_token_ms": 0, "tokens_per_second": 0, "chat_template": "falcon3"}
 
 
 @pytest.fixture(scope="session")
@@ -117,9 +117,8 @@ def cold_start(entry: str) -> ModuleType:
     import (settings, logging, clients created on first use) starts over.
     """
     for name, module in list(sys.modules.items()):
-        folder = Path(getattr(module, "__file__", None) or "/").parent
-        # The flat modules and those of its packages (observability/, ...), not these tests.
-        if folder == LAMBDA_DIR or (folder.parent == LAMBDA_DIR and folder.name != "tests"):
+        parents = Path(getattr(module, "__file__", None) or "/").parents
+        if LAMBDA_DIR in parents and LAMBDA_DIR / "tests" not in parents:  # its packages too
             del sys.modules[name]
     return importlib.import_module(entry)
 

@@ -106,27 +106,33 @@ export class Checker {
     return fallback;
   }
 
-  /** Generation parameters: any subset of the defaults' keys, each within TGI's limits. */
-  generation(): GenerationParameters {
+  /** The generation parameters the configuration itself sets (not defaults). */
+  generationSet(): (keyof GenerationParameters)[] {
     const value = this.raw("generation");
-    if (value === undefined) return DEFAULT_GENERATION;
+    return isObject(value) ? (Object.keys(value).filter((k) => k in DEFAULT_GENERATION) as (keyof GenerationParameters)[]) : [];
+  }
+
+  /** Generation parameters: any subset of the known keys over `defaults`, each within TGI's limits. */
+  generation(defaults: GenerationParameters = DEFAULT_GENERATION): GenerationParameters {
+    const value = this.raw("generation");
+    if (value === undefined) return defaults;
     if (!isObject(value)) {
       this.fail("generation", value, `an object with any of: ${Object.keys(DEFAULT_GENERATION).join(", ")}`);
-      return DEFAULT_GENERATION;
+      return defaults;
     }
     for (const field of Object.keys(value)) {
       if (!(field in DEFAULT_GENERATION)) {
         this.problems.push(`unknown generation parameter "${field}" (from ${this.sourceOf("generation")}); known: ${Object.keys(DEFAULT_GENERATION).join(", ")}`);
       }
     }
-    const merged = { ...DEFAULT_GENERATION, ...value } as Record<keyof GenerationParameters, unknown>;
+    const merged = { ...defaults, ...value } as Record<keyof GenerationParameters, unknown>;
     const bad = (field: keyof GenerationParameters, allowed: string) => this.failGeneration(field, merged[field], allowed);
     if (!(isNumberIn(merged.maxNewTokens, 1, 8192) && Number.isInteger(merged.maxNewTokens))) bad("maxNewTokens", "a whole number from 1 to 8192");
     if (typeof merged.doSample !== "boolean") bad("doSample", "true or false");
     if (!isNumberIn(merged.temperature, 0, 100) || merged.temperature === 0) bad("temperature", "a number greater than 0 and at most 100");
-    if (!isNumberIn(merged.repetitionPenalty, 0, 100) || merged.repetitionPenalty === 0) bad("repetitionPenalty", "a number greater than 0 and at most 100");
+    if (merged.repetitionPenalty !== undefined && (!isNumberIn(merged.repetitionPenalty, 0, 100) || merged.repetitionPenalty === 0)) bad("repetitionPenalty", "a number greater than 0 and at most 100");
     if (!isNumberIn(merged.topP, 0, 1) || merged.topP === 0 || merged.topP === 1) bad("topP", "a number strictly between 0 and 1");
-    if (!(isNumberIn(merged.topK, 1, 1000) && Number.isInteger(merged.topK))) bad("topK", "a whole number from 1 to 1000");
+    if (merged.topK !== undefined && !(isNumberIn(merged.topK, 1, 1000) && Number.isInteger(merged.topK))) bad("topK", "a whole number from 1 to 1000");
     const stop = merged.stop;
     if (!Array.isArray(stop) || stop.length > 4 || stop.some((x) => typeof x !== "string" || x === "")) {
       bad("stop", "a list of at most 4 non-empty strings");

@@ -2,23 +2,28 @@
  * The shape of the chatbot's configuration: every setting of one environment, with its
  * meaning and default, and the built-in defaults themselves.
  */
-import { DEFAULT_MODEL_ID } from "../model/jumpstart-catalogue";
 
-/** Text-generation parameters sent to the Hugging Face TGI container with every prompt. */
+/**
+ * Text-generation parameters sent to the Hugging Face TGI container with every prompt.
+ * Defaults depend on the model's payload style (`inputs`: the seed's; `messages`: see
+ * {@link DEFAULT_MESSAGES_GENERATION}); on the Messages API `doSample: false` is sent as
+ * `temperature: 0` (TGI decodes greedily only then) and `repetitionPenalty` as TGI's
+ * `presence_penalty` (r - 2); `topK` has no equivalent there.
+ */
 export interface GenerationParameters {
-  /** @default 512 */
+  /** @default 512 (`inputs`), 1024 (`messages`) */
   readonly maxNewTokens: number;
   /** @default false */
   readonly doSample: boolean;
-  /** TGI rejects 0. @default 0.5 */
+  /** Used when sampling; TGI rejects 0. @default 0.5 (`inputs`), 0.7 (`messages`) */
   readonly temperature: number;
-  /** @default 1.03 */
-  readonly repetitionPenalty: number;
+  /** @default 1.03 (`inputs`), not sent (`messages`) */
+  readonly repetitionPenalty?: number;
   /** Strictly between 0 and 1 (TGI rule). @default 0.9 */
   readonly topP: number;
-  /** @default 1 */
-  readonly topK: number;
-  /** Generation stops at any of these. @default ["<|endoftext|>", "</s>"] */
+  /** @default 1 (`inputs`), not available (`messages`) */
+  readonly topK?: number;
+  /** Generation stops at any of these. @default ["<|endoftext|>", "</s>"] (`inputs`), [] (`messages`: the chat template's end token stops it) */
   readonly stop: readonly string[];
 }
 
@@ -83,12 +88,19 @@ export interface EnvironmentConfig {
   readonly logPrompts: boolean;
   /** Longest `text` accepted, in characters after trimming. @default 4000 */
   readonly maxTextChars: number;
-  /** Most `history` turns accepted. @default 10 */
+  /** Most `history` turns accepted. @default the model's: 10 for the 2023 Falcons, 40 for Falcon 3 (32K) */
   readonly maxHistoryTurns: number;
-  /** Most characters over all `history` contents. @default 8000 */
+  /** Most characters over all `history` contents. @default the model's: 8000 for the 2023 Falcons, 24000 for Falcon 3 (32K) */
   readonly maxHistoryChars: number;
-  /** Generation parameters. @default the original sample's */
+  /** Generation parameters. @default per payload style: the original sample's for `inputs` */
   readonly generation: GenerationParameters;
+  /**
+   * Instruction sent before every conversation: the system turn (`messages`), or the opening
+   * line of the prompt (`inputs`). Empty: none. At most 1000 characters (the functions'
+   * environment variables share Lambda's 4 KB), and it counts against the token budget.
+   * @default {@link DEFAULT_SYSTEM_PROMPT}
+   */
+  readonly systemPrompt: string;
   /**
    * Create the model endpoint with the stack (SageMaker model, endpoint configuration,
    * endpoint, autoscaling). Off: the chat functions call the existing `endpointName`.
@@ -96,11 +108,19 @@ export interface EnvironmentConfig {
    */
   readonly modelDeploy: boolean;
   /**
-   * The JumpStart model the endpoint serves: deployed with `modelDeploy`, else the one
-   * behind `endpointName`. Its token limits bound the prompts the functions send.
-   * @default "huggingface-llm-falcon-7b-instruct-bf16"
+   * The catalogue model the endpoint serves (stacks/model/catalogue.ts): deployed with
+   * `modelDeploy`, else the one behind `endpointName`. Its token limits bound the prompts the
+   * functions send, and its payload style says how they talk to it.
+   * @default "tiiuae/Falcon3-7B-Instruct" with `modelDeploy`, else "huggingface-llm-falcon-7b-instruct-bf16" (the seed's endpoint)
    */
   readonly modelId: string;
+  /**
+   * With `modelDeploy` and a Hugging Face Hub model: an uncompressed S3 prefix
+   * (`s3://bucket/prefix/`) holding the model's files. The endpoint then runs with network
+   * isolation and its role reads only that prefix.
+   * @default none: the container downloads the weights from the Hub (network isolation off)
+   */
+  readonly modelDataS3Uri?: string;
   /** Instance type of the deployed model. @default the model's default (ml.g5.2xlarge for 7B, ml.g5.12xlarge for 40B) */
   readonly modelInstanceType: string;
   /** Fewest instances of the deployed model; at least 1 (a real-time endpoint cannot scale to zero). @default 1 */
@@ -187,6 +207,7 @@ export interface ChatbotConfig {
   readonly accounts: readonly AccountConfig[];
 }
 
+/** The seed's generation parameters: the defaults of the `inputs` payload style. */
 export const DEFAULT_GENERATION: GenerationParameters = {
   maxNewTokens: 512,
   doSample: false,
@@ -197,7 +218,22 @@ export const DEFAULT_GENERATION: GenerationParameters = {
   stop: ["<|endoftext|>", "</s>"],
 };
 
-type Derived = "name" | "stage" | "dataTrace" | "stateKey" | "stateRegion" | "modelInstanceType";
+/**
+ * Defaults of the `messages` payload style (Falcon 3): greedy, as the seed, and room for a
+ * longer answer in a 32K window; no stop list (the chat template ends answers with its end token).
+ */
+export const DEFAULT_MESSAGES_GENERATION: GenerationParameters = {
+  maxNewTokens: 1024,
+  doSample: false,
+  temperature: 0.7,
+  topP: 0.9,
+  stop: [],
+};
+
+/** A short instruction: be helpful, and answer in the user's language. */
+export const DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in the language of the user's question.";
+
+type Derived = "name" | "stage" | "dataTrace" | "stateKey" | "stateRegion" | "modelInstanceType" | "modelId" | "generation" | "maxHistoryTurns" | "maxHistoryChars";
 
 /** Built-in defaults: the original sample's values, with the fixes this project makes (runtime). */
 export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
@@ -220,11 +256,8 @@ export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
   manageApiGatewayAccount: true,
   logPrompts: false,
   maxTextChars: 4000,
-  maxHistoryTurns: 10,
-  maxHistoryChars: 8000,
-  generation: DEFAULT_GENERATION,
+  systemPrompt: DEFAULT_SYSTEM_PROMPT,
   modelDeploy: false,
-  modelId: DEFAULT_MODEL_ID,
   modelMinInstances: 1,
   modelMaxInstances: 2,
   streaming: true,

@@ -145,7 +145,6 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
   }
   const backend = check.oneOf("backend", DEFAULTS.backend, BACKEND_KINDS, "a backend kind") as BackendKind;
   const endpointName = check.matches("endpointName", DEFAULTS.endpointName, ENDPOINT_NAME, "1-63 letters, digits or hyphens, starting and ending with a letter or digit (SageMaker endpoint name rule)");
-  const generation = check.generation();
 
   const config: EnvironmentConfig = {
     name,
@@ -169,10 +168,7 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
     awsAccountId: check.optional("awsAccountId", /^\d{12}$/, "a 12-digit AWS account id such as 123456789012"),
     logPrompts: check.bool("logPrompts", DEFAULTS.logPrompts),
     maxTextChars: check.int("maxTextChars", DEFAULTS.maxTextChars, 1, 100_000),
-    maxHistoryTurns: check.int("maxHistoryTurns", DEFAULTS.maxHistoryTurns, 0, 100),
-    maxHistoryChars: check.int("maxHistoryChars", DEFAULTS.maxHistoryChars, 0, 200_000),
-    generation,
-    ...resolveModelSettings(check, name, region, endpointName, generation),
+    ...resolveModelSettings(check, name, region, endpointName),
     streaming: check.bool("streaming", DEFAULTS.streaming),
     streamFunctionName: check.matches("streamFunctionName", DEFAULTS.streamFunctionName, /^[A-Za-z0-9_-]+$/, "letters, digits, hyphens or underscores"),
     streamThrottlingRateLimit: check.number("streamThrottlingRateLimit", DEFAULTS.streamThrottlingRateLimit, 0.001, 10_000),

@@ -7,22 +7,31 @@ import { SagemakerEndpoint } from "@cdktf/provider-aws/lib/sagemaker-endpoint";
 import { SagemakerEndpointConfiguration } from "@cdktf/provider-aws/lib/sagemaker-endpoint-configuration";
 import { SagemakerModel } from "@cdktf/provider-aws/lib/sagemaker-model";
 import { Construct } from "constructs";
-import { policyDocument, servicePrincipalTrust } from "../iam";
+import { PolicyStatement, policyDocument, servicePrincipalTrust } from "../iam";
 import {
-  JumpStartModel,
+  CatalogueModel,
+  PROVIDER_INSERVICE_WAIT_SECONDS,
   TGI_IMAGE_ACCOUNTS,
   TGI_IMAGE_REPOSITORY,
   artifactBucket,
   containerEnvironment,
   tgiImageUri,
-} from "./jumpstart-catalogue";
+} from "./catalogue";
+import { parseS3Prefix } from "./s3-prefix";
 
 /** Options of {@link ModelEndpoint}. */
 export interface ModelEndpointOptions {
   /** Endpoint name, unique per account and region, e.g. `falcon-chatbot-dev` (at most 37 characters: it also prefixes configuration names). */
   readonly endpointName: string;
-  /** The JumpStart model to serve. */
-  readonly model: JumpStartModel;
+  /** The catalogue model to serve. */
+  readonly model: CatalogueModel;
+  /**
+   * An uncompressed S3 prefix (`s3://bucket/prefix/`) holding a Hub model's files: SageMaker
+   * copies them in, the container runs with network isolation and the role reads only that
+   * prefix. Only for Hub models (JumpStart's come from JumpStart's bucket).
+   * @default none: TGI downloads the weights from the Hugging Face Hub (network isolation off)
+   */
+  readonly modelDataS3Uri?: string;
   /** Instance type; must be one of the model's. @default the model's default instance type */
   readonly instanceType?: string;
   /** Instances the endpoint starts with and autoscaling never goes below (at least 1). @default 1 */
@@ -48,10 +57,12 @@ export interface ModelEndpointOptions {
 export const VARIANT_NAME = "AllTraffic";
 
 /**
- * A Falcon model from SageMaker JumpStart's prepacked artifacts, served by the Hugging Face
- * TGI container on a real-time endpoint, with target-tracking autoscaling and an
- * execution role that can reach nothing but its image, its artifacts, its logs and its
- * metrics.
+ * A Falcon model served by the Hugging Face TGI container on a real-time endpoint, with
+ * target-tracking autoscaling and an execution role that can reach nothing but its image,
+ * its weights (when they come from S3), its logs and its metrics. Weights come from
+ * JumpStart's prepacked artifacts, from the user's S3 prefix (`modelDataS3Uri`), both with
+ * network isolation, or from the Hugging Face Hub, which needs the container to reach
+ * the internet.
  *
  * Updates happen in place: every change (model, instance type, scaling) produces a new
  * endpoint configuration beside the old one (a generated name, created before the old
@@ -75,7 +86,7 @@ export class ModelEndpoint extends Construct {
     const instanceType = options.instanceType ?? model.defaultInstanceType;
     const minInstances = options.minInstances ?? 1;
     const maxInstances = options.maxInstances ?? 2;
-    validate(options.endpointName, model, instanceType, minInstances, maxInstances, region);
+    validate(options.endpointName, model, instanceType, minInstances, maxInstances, region, options.modelDataS3Uri);
     const name = options.endpointName;
     this.endpointName = name;
 
@@ -85,12 +96,27 @@ export class ModelEndpoint extends Construct {
       retentionInDays: options.logRetentionDays ?? 1,
     });
 
-    const bucket = artifactBucket(region);
+    const weights = weightsLocation(model, region, options.modelDataS3Uri);
     this.role = new IamRole(this, "execution-role", {
       name: `${name}-sagemaker`,
       description: `SageMaker execution role of ${name}: its image, its artifacts, its logs and metrics`,
       assumeRolePolicy: servicePrincipalTrust("sagemaker.amazonaws.com", accountId),
     });
+    const readWeights: PolicyStatement[] = weights === undefined ? [] : [
+      {
+        Sid: "ReadModelArtifacts",
+        Effect: "Allow",
+        Action: ["s3:GetObject"],
+        Resource: [`arn:${partition}:s3:::${weights.bucket}/${weights.prefix}*`],
+      },
+      {
+        Sid: "ListModelArtifacts",
+        Effect: "Allow",
+        Action: ["s3:ListBucket"],
+        Resource: [`arn:${partition}:s3:::${weights.bucket}`],
+        Condition: { StringLike: { "s3:prefix": [`${weights.prefix}*`] } },
+      },
+    ];
     const rolePolicy = new IamRolePolicy(this, "execution-role-policy", {
       name: "image-artifacts-logs-metrics",
       role: this.role.id,
@@ -108,19 +134,7 @@ export class ModelEndpoint extends Construct {
           Action: ["ecr:GetAuthorizationToken"],
           Resource: ["*"],
         },
-        {
-          Sid: "ReadModelArtifacts",
-          Effect: "Allow",
-          Action: ["s3:GetObject"],
-          Resource: [`arn:${partition}:s3:::${bucket}/${model.artifactPrefix}*`],
-        },
-        {
-          Sid: "ListModelArtifacts",
-          Effect: "Allow",
-          Action: ["s3:ListBucket"],
-          Resource: [`arn:${partition}:s3:::${bucket}`],
-          Condition: { StringLike: { "s3:prefix": [`${model.artifactPrefix}*`] } },
-        },
+        ...readWeights,
         {
           Sid: "WriteOwnLogs",
           Effect: "Allow",
@@ -142,22 +156,25 @@ export class ModelEndpoint extends Construct {
       // No name: the provider generates one, so a changed model (a replacement) is created
       // beside the one the running endpoint still uses.
       executionRoleArn: this.role.arn,
-      // The container gets no network: it needs none, and a model cannot leak data without one.
-      enableNetworkIsolation: true,
+      // With weights from S3 the container gets no network: it needs none, and a model cannot
+      // leak data without one. Weights from the Hugging Face Hub are downloaded by TGI itself
+      // at start (HF_MODEL_ID), which needs the internet: isolation off is the price of not
+      // staging them (README, "Model weights").
+      enableNetworkIsolation: weights !== undefined,
       primaryContainer: {
         image: tgiImageUri(model, region),
         mode: "SingleModel",
-        modelDataSource: {
+        modelDataSource: weights && {
           s3DataSource: [
             {
-              // JumpStart's prepacked, uncompressed artifacts: no tarball to download and unpack.
-              s3Uri: `s3://${bucket}/${model.artifactPrefix}`,
+              // Uncompressed files under a prefix: no tarball to download and unpack.
+              s3Uri: `s3://${weights.bucket}/${weights.prefix}`,
               s3DataType: "S3Prefix",
               compressionType: "None",
             },
           ],
         },
-        environment: containerEnvironment(model, instanceType),
+        environment: containerEnvironment(model, instanceType, weights !== undefined),
       },
       lifecycle: { createBeforeDestroy: true },
       // SageMaker checks the role's access to the image and artifacts when the model is created.
@@ -176,8 +193,10 @@ export class ModelEndpoint extends Construct {
           instanceType,
           // Also the count every update resets the endpoint to (AWS documents this).
           initialInstanceCount: minInstances,
-          modelDataDownloadTimeoutInSeconds: model.startupTimeoutSeconds,
-          containerStartupHealthCheckTimeoutInSeconds: model.startupTimeoutSeconds,
+          // Weights from S3 are copied in first, then the container starts; weights from the
+          // Hub are downloaded by the container itself, inside its health-check wait.
+          modelDataDownloadTimeoutInSeconds: weights ? model.startupTimeoutSeconds / 2 : undefined,
+          containerStartupHealthCheckTimeoutInSeconds: weights ? model.startupTimeoutSeconds / 2 : model.startupTimeoutSeconds,
           // Answers take seconds and vary in length: send each request to the instance
           // with the fewest in flight, not at random.
           routingConfig: [{ routingStrategy: "LEAST_OUTSTANDING_REQUESTS" }],
@@ -199,7 +218,10 @@ export class ModelEndpoint extends Construct {
         blueGreenUpdatePolicy: {
           trafficRoutingConfiguration: { type: "ALL_AT_ONCE", waitIntervalInSeconds: 0 },
           terminationWaitInSeconds: 0,
-          maximumExecutionTimeoutInSeconds: 2 * model.startupTimeoutSeconds,
+          // SageMaker rolls the update back after this long; the aws provider stops waiting
+          // for InService at the same moment (a fixed 60 minutes), see the README ("When a
+          // start or an update takes too long").
+          maximumExecutionTimeoutInSeconds: PROVIDER_INSERVICE_WAIT_SECONDS,
         },
       },
       dependsOn: [this.logGroup],
@@ -251,7 +273,13 @@ export class ModelEndpoint extends Construct {
   }
 }
 
-function validate(name: string, model: JumpStartModel, instanceType: string, min: number, max: number, region: string): void {
+/** The S3 prefix the weights are copied from, or undefined when TGI downloads them from the Hub. */
+function weightsLocation(model: CatalogueModel, region: string, modelDataS3Uri: string | undefined): { bucket: string; prefix: string } | undefined {
+  if (model.weights.source === "jumpstart") return { bucket: artifactBucket(region), prefix: model.weights.artifactPrefix };
+  return modelDataS3Uri === undefined ? undefined : parseS3Prefix(modelDataS3Uri);
+}
+
+function validate(name: string, model: CatalogueModel, instanceType: string, min: number, max: number, region: string, modelDataS3Uri: string | undefined): void {
   if (!/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,36}$/.test(name)) {
     throw new Error(`endpoint name ${name} must be 1-37 letters, digits or hyphens (it prefixes the configuration names)`);
   }
@@ -262,4 +290,8 @@ function validate(name: string, model: JumpStartModel, instanceType: string, min
     throw new Error(`instances must be whole numbers with 1 <= min <= max, got min ${min}, max ${max}`);
   }
   if (TGI_IMAGE_ACCOUNTS[region] === undefined) throw new Error(`no Hugging Face TGI image is known for region ${region}`);
+  if (modelDataS3Uri !== undefined) {
+    if (model.weights.source !== "hub") throw new Error(`${model.id} is served from JumpStart's artifacts; modelDataS3Uri is for Hugging Face Hub models`);
+    if (parseS3Prefix(modelDataS3Uri) === undefined) throw new Error(`modelDataS3Uri ${modelDataS3Uri} must be an S3 prefix s3://<bucket>/<prefix>/`);
+  }
 }
