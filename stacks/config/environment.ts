@@ -3,6 +3,7 @@
  * meaning and default, and the built-in defaults themselves.
  */
 import { DEFAULT_MODEL_ID } from "../model/jumpstart-catalogue";
+import { SIGN_IN_DEFAULTS, SignInConfig } from "./signin-settings";
 
 /** Text-generation parameters sent to the Hugging Face TGI container with every prompt. */
 export interface GenerationParameters {
@@ -26,7 +27,7 @@ export interface GenerationParameters {
 export type BackendKind = "local" | "s3" | "cloud";
 
 /** Every setting of one environment, after defaults and overrides are applied. */
-export interface EnvironmentConfig {
+export interface EnvironmentConfig extends SignInConfig {
   /** Environment name; the stack is `chatbot-<name>` and resource names end in `-<name>`. */
   readonly name: string;
   /** AWS region of every resource (CloudFront is global). @default "ap-northeast-2" */
@@ -158,7 +159,7 @@ export const DEFAULT_GENERATION: GenerationParameters = {
   stop: ["<|endoftext|>", "</s>"],
 };
 
-type Derived = "name" | "stage" | "dataTrace" | "stateKey" | "stateRegion" | "modelInstanceType";
+type Derived = "name" | "stage" | "dataTrace" | "stateKey" | "stateRegion" | "modelInstanceType" | "signInDomainPrefix";
 
 /** Built-in defaults: the original sample's values, with the fixes this project makes (runtime). */
 export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
@@ -201,6 +202,7 @@ export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
   tracing: false,
   backend: "local",
   tfcHostname: "app.terraform.io",
+  ...SIGN_IN_DEFAULTS,
 };
 
 /** The environment built when none is configured. */

@@ -9,3 +9,4 @@ export { loadConfig } from "./load";
 export { deployedEndpointName, MAX_MODEL_INSTANCES } from "./model-settings";
 export type { ChatbotContext } from "./settings";
 export { ENVIRONMENTS_ENV, SETTINGS } from "./settings";
+export * from "./signin-settings";
