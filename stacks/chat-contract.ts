@@ -34,8 +34,14 @@ export function errorResponseTemplate(statusCode: number): string {
     `#else`,
     `#set($msg = "${FALLBACK_MESSAGE}")`,
     `#end`,
+    // "[status] [reason] message": a machine-readable reason, e.g. daily_allowance.
+    `#set($reason = "")`,
+    `#if($msg.startsWith("[") && $msg.indexOf("] ") > 1)`,
+    `#set($reason = $msg.substring(1, $msg.indexOf("] ")))`,
+    `#set($msg = $msg.substring($msg.indexOf("] ")).substring(2))`,
+    `#end`,
     // escapeJavaScript also escapes single quotes as \', which JSON does not allow.
-    `{"message": "$util.escapeJavaScript($msg).replaceAll("\\\\'", "'")"}`,
+    `{"message": "$util.escapeJavaScript($msg).replaceAll("\\\\'", "'")"#if($reason != ""), "reason": "$util.escapeJavaScript($reason)"#end}`,
   ].join("\n");
 }
 
@@ -80,7 +86,16 @@ export const ERROR_SCHEMA: Record<string, unknown> = {
   title: "ChatError",
   type: "object",
   required: ["message"],
-  properties: { message: { type: "string" } },
+  properties: { message: { type: "string" }, reason: { type: "string" } },
+};
+
+/** JSON schema of `POST /chat/ticket`'s answer: a single-use WebSocket ticket. */
+export const TICKET_SCHEMA: Record<string, unknown> = {
+  $schema: "http://json-schema.org/draft-04/schema#",
+  title: "ChatTicket",
+  type: "object",
+  required: ["ticket", "expires_in"],
+  properties: { ticket: { type: "string" }, expires_in: { type: "integer" } },
 };
 
 /** JSON schema of a successful answer (`msg` is the original sample's field). */
