@@ -228,9 +228,10 @@ describe("sign-in: tickets and the allowance", () => {
     expect(statements.map((s: any) => [s.Sid, s.Action])).toEqual([
       ["ConsumeTickets", ["dynamodb:DeleteItem"]],
       ["CountDailyAnswers", ["dynamodb:UpdateItem"]],
+      ["ReadConnectionCaller", ["dynamodb:GetItem"]],
       ["CloseExpiredConnections", ["execute-api:ManageConnections"]],
     ]);
-    expect(statements[2].Resource).toEqual([expect.stringMatching(/^\$\{aws_apigatewayv2_api\.[\w-]+\.execution_arn\}\/stream\/DELETE\/@connections\/\*$/)]);
+    expect(statements[3].Resource).toEqual([expect.stringMatching(/^\$\{aws_apigatewayv2_api\.[\w-]+\.execution_arn\}\/stream\/DELETE\/@connections\/\*$/)]);
   });
 
   it("needs no tickets without streaming", () => {

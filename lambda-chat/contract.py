@@ -15,11 +15,14 @@ from typing import Any, Protocol
 class ChatError(Exception):
     """A failure the caller may see: `str(error)` is the `[status] message` API Gateway maps."""
 
-    def __init__(self, status: int, message: str) -> None:
-        # API Gateway matches the whole errorMessage; keep it on one line.
+    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
+        # API Gateway matches the whole errorMessage; keep it on one line. A reason (e.g.
+        # daily_allowance) travels as "[status] [reason] message"; the response template
+        # turns it into the body's `reason` field (stacks/chat-contract.ts).
         self.status = status
         self.message = " ".join(message.split())
-        super().__init__(f"[{status}] {self.message}")
+        self.reason = reason
+        super().__init__(f"[{status}] [{reason}] {self.message}" if reason else f"[{status}] {self.message}")
 
 
 class Limits(Protocol):

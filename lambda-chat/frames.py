@@ -79,7 +79,10 @@ class FramePoster:
         self._post(data)
 
     def error(self, error: ChatError) -> None:
-        self._post(self._encode({"type": "error", "status": error.status, "message": error.message}))
+        frame: dict[str, Any] = {"type": "error", "status": error.status, "message": error.message}
+        if error.reason:
+            frame["reason"] = error.reason
+        self._post(self._encode(frame))
 
     def _encode(self, frame: dict[str, Any]) -> bytes:
         """The frame as posted: with this answer's `id` after its `type`, when there is one."""

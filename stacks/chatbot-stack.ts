@@ -195,7 +195,7 @@ export class ChatbotStack extends TerraformStack {
         loggingDependsOn: this.chatApi.account,
         ...functionDefaults,
       });
-      this.signIn?.grantStream(this.chatStream.streamFunction.role, this.chatStream.api.executionArn, STREAM_STAGE);
+      this.signIn?.grantStream(this.chatStream.streamFunction.role, this.chatStream.api.executionArn, STREAM_STAGE, this.chatStream.connectionsTable.arn);
     }
 
     // Only requests through CloudFront reach the APIs: it alone sends their key.

@@ -98,13 +98,15 @@ export class SignIn extends Construct {
    * The stream function consumes tickets, counts answers, and closes connections whose
    * token has expired (DELETE on @connections, which ManageConnections covers).
    */
-  grantStream(role: IamRole, webSocketExecutionArn: string, stage: string): void {
+  grantStream(role: IamRole, webSocketExecutionArn: string, stage: string, connectionsTableArn: string): void {
     new IamRolePolicy(this, "stream-function-policy", {
       name: "sign-in",
       role: role.id,
       policy: policyDocument([
         { Sid: "ConsumeTickets", Effect: "Allow", Action: ["dynamodb:DeleteItem"], Resource: [this.store.tickets!.arn] },
         { Sid: "CountDailyAnswers", Effect: "Allow", Action: ["dynamodb:UpdateItem"], Resource: [this.store.usage.arn] },
+        // $connect stores the ticket's caller on the connection's item; each message reads it back.
+        { Sid: "ReadConnectionCaller", Effect: "Allow", Action: ["dynamodb:GetItem"], Resource: [connectionsTableArn] },
         { Sid: "CloseExpiredConnections", Effect: "Allow", Action: ["execute-api:ManageConnections"], Resource: [`${webSocketExecutionArn}/${stage}/DELETE/@connections/*`] },
       ]),
     });
