@@ -1,5 +1,5 @@
 import { withConnectOrigins } from "../stacks/site-hosting";
-import { StackJson, byId, environmentConfig, only, policy, resourcesOf, synthStack } from "./helpers";
+import { StackJson, byId, environmentConfig, only, resourcesOf, synthStack } from "./helpers";
 
 const json: StackJson = synthStack();
 const REF = (type: string, attr = "") => new RegExp(`\\$\\{${type}\\.[\\w-]+\\.${attr}`);
