@@ -40,6 +40,7 @@ CONFIG_VARS = (
     "LOG_PROMPTS", "AWS_LAMBDA_LOG_FORMAT", "AWS_PROFILE", "AWS_SESSION_TOKEN",
     "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA",
     "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI",
+    "AUTH", "TICKETS_TABLE", "USAGE_TABLE", "DAILY_ANSWERS_PER_USER", "TICKET_TTL_SECONDS", "ADMIN_GROUP",
 )
 
 
@@ -117,7 +118,8 @@ def cold_start(entry: str) -> ModuleType:
     import (settings, logging, clients created on first use) starts over.
     """
     for name, module in list(sys.modules.items()):
-        if Path(getattr(module, "__file__", None) or "/").parent == LAMBDA_DIR:
+        parent = Path(getattr(module, "__file__", None) or "/").parent
+        if parent == LAMBDA_DIR or (parent.parent == LAMBDA_DIR and parent.name != "tests"):  # packages too
             del sys.modules[name]
     return importlib.import_module(entry)
 
