@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import threading
 from typing import Any
@@ -78,13 +79,16 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    db = LocalDynamoDb(port=args.port)
+    db = LocalDynamoDb(port=args.port).start()
     db.create_tables(args.prefix)
     print(f"listening on {db.url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        db._server.serve_forever()
+        stop.wait()
     except KeyboardInterrupt:
         pass
+    db.stop()
 
 
 if __name__ == "__main__":

@@ -15,14 +15,16 @@ const ERROR_RULES = chatErrors.errors.map((rule) => ({
 }));
 
 /** How API Gateway answers a Lambda error, per contract/chat-errors.json. */
-export function mapLambdaError(errorMessage: string): { statusCode: number; message: string } {
+export function mapLambdaError(errorMessage: string): { statusCode: number; message: string; reason?: string } {
   const rule = ERROR_RULES.find((r) => r.pattern.test(errorMessage));
   // No rule matches only an empty message; the contract's catch-all status is 500.
   const statusCode = rule?.statusCode ?? 500;
   const prefix = `[${statusCode}]`;
   const message =
     rule && errorMessage.startsWith(prefix) ? errorMessage.slice(prefix.length).trim() : chatErrors.fallbackMessage;
-  return { statusCode, message };
+  // "[status] [reason] message" (stacks/chat-contract.ts errorResponseTemplate).
+  const reasoned = /^\[([^\]]+)\] ([\s\S]*)$/.exec(message);
+  return reasoned ? { statusCode, message: reasoned[2], reason: reasoned[1] } : { statusCode, message };
 }
 
 export interface ChatRouteOptions {
@@ -30,11 +32,23 @@ export interface ChatRouteOptions {
   maxBodyBytes: number;
   integrationTimeoutMs: number;
   log: Log;
+  /**
+   * Sign-in: the caller from a valid ID token, or null, which API Gateway's authorizer
+   * answers with 401 before anything else. @default none: the open API
+   */
+  caller?: (req: http.IncomingMessage) => Record<string, string> | null;
+  /** `ticket`: POST /chat/ticket, whose template sends no body. @default "chat" */
+  action?: "chat" | "ticket";
 }
 
 /** The handler of POST /chat: body → Lambda event, result or raised error → HTTP answer. */
-export function chatRoute({ invoke, maxBodyBytes, integrationTimeoutMs, log }: ChatRouteOptions) {
+export function chatRoute({ invoke, maxBodyBytes, integrationTimeoutMs, log, caller, action = "chat" }: ChatRouteOptions) {
   return async function chat(req: http.IncomingMessage, res: http.ServerResponse) {
+    const who = caller ? caller(req) : undefined;
+    if (who === null) {
+      sendJson(res, 401, { message: "Unauthorized" });
+      return;
+    }
     const raw = await readBody(req, maxBodyBytes);
     let event: unknown;
     try {
@@ -43,10 +57,12 @@ export function chatRoute({ invoke, maxBodyBytes, integrationTimeoutMs, log }: C
       event = undefined;
     }
     // The request model requires a JSON object; the Lambda checks the fields itself.
-    if (event === null || typeof event !== "object" || Array.isArray(event)) {
+    if (action === "chat" && (event === null || typeof event !== "object" || Array.isArray(event))) {
       sendJson(res, 400, { message: "Invalid request body" });
       return;
     }
+    // The mapping templates of stacks/rest-lambda-method.ts: the caller only from the token.
+    if (who) event = action === "ticket" ? { action: "ticket", caller: who } : { body: event, caller: who };
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), integrationTimeoutMs);
@@ -62,8 +78,8 @@ export function chatRoute({ invoke, maxBodyBytes, integrationTimeoutMs, log }: C
     if (reply.ok) {
       sendJson(res, 200, reply.result ?? null, requestId);
     } else {
-      const { statusCode, message } = mapLambdaError(reply.errorMessage ?? "");
-      sendJson(res, statusCode, { message }, requestId);
+      const { statusCode, message, reason } = mapLambdaError(reply.errorMessage ?? "");
+      sendJson(res, statusCode, reason ? { message, reason } : { message }, requestId);
     }
   };
 }
