@@ -3,6 +3,7 @@
 // opened. Used by chat.js through window.falconAnswers = { ask, preconnect }.
 "use strict";
 window.falconAnswers = (() => {
+  const auth = window.falconSignIn; // signin.js; inactive when the site has no sign-in
   const DEFAULT_TIMEOUT_MS = 35000; // API Gateway gives up after 29 s; on the socket: the longest silence
   const FRAME_LIMIT = 32768; // API Gateway closes a socket on a larger frame: such a message goes by POST
   const PAUSE_MS = 60000; // after a refused handshake, answers go by POST this long
@@ -27,6 +28,12 @@ window.falconAnswers = (() => {
         : null;
     if (status === 200) {
       return { title: "Unexpected answer", detail: "The server's answer could not be read.", status };
+    }
+    if (status === 401) {
+      return { title: "Signed out", detail: "Your session has ended. Sign in again to continue; the conversation is kept.", status, signIn: true };
+    }
+    if (status === 429 && data && data.reason === "daily_allowance") {
+      return { title: "Daily allowance used up", detail: message || "You have used today's answers.", status };
     }
     // A 503 without the API's {"message"} is a proxy's, not the model's.
     const title =
@@ -54,7 +61,7 @@ window.falconAnswers = (() => {
     const s = cur.socket || (socket && !socket.opened ? socket : null);
     if (s) {
       s.cut = true;
-      s.ws.close();
+      if (s.ws) s.ws.close();
       if (socket === s) socket = null;
     }
   }
@@ -74,33 +81,71 @@ window.falconAnswers = (() => {
   function connect() {
     if (socket) return socket;
     if (Date.now() < pausedUntil || typeof WebSocket !== "function") return null;
+    const s = { ws: null, opened: false, cut: false };
+    // Signed in: a fresh ticket per handshake, and one more try with a new ticket before
+    // answers go by POST (a browser cannot read why a handshake was refused).
+    s.ready = open(s, auth && auth.active() ? 2 : 1);
+    socket = s;
+    return s;
+  }
+
+  async function open(s, tries) {
+    for (let attempt = 1; attempt <= tries && !s.cut; attempt++) {
+      let protocols;
+      if (auth && auth.active()) {
+        const ticket = await auth.ticket().catch(() => null);
+        if (!ticket) break;
+        protocols = ["falcon-chat", `ticket.${ticket}`];
+      }
+      if (!s.cut && (await handshake(s, protocols))) return true;
+    }
+    // Refused (origin check, WAF, quota, ticket: the browser cannot tell which): use POST a while.
+    if (!s.cut) pausedUntil = Date.now() + PAUSE_MS;
+    if (socket === s) socket = null;
+    return false;
+  }
+
+  function handshake(s, protocols) {
     const url = new URL("stream", location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    let ws;
-    try {
-      ws = new WebSocket(url);
-    } catch {
-      return null;
-    }
-    const s = { ws, opened: false, cut: false };
-    s.ready = new Promise((resolve) => {
+    return new Promise((resolve) => {
+      let ws;
+      try {
+        ws = protocols ? new WebSocket(url, protocols) : new WebSocket(url);
+      } catch {
+        resolve(false);
+        return;
+      }
+      s.ws = ws;
       ws.onopen = () => resolve((s.opened = true));
       ws.onclose = () => {
-        if (socket === s) socket = null;
         if (!s.opened) {
-          // Refused (origin check, WAF, quota: the browser cannot tell which): use POST a while.
-          if (!s.cut) pausedUntil = Date.now() + PAUSE_MS;
           resolve(false);
-        } else if (current && current.socket === s) {
+          return;
+        }
+        if (socket === s) socket = null;
+        if (current && current.socket === s && !s.reauth) {
           end(current, {
             error: { title: "Connection lost", detail: "The connection closed before the answer was complete." },
           });
         }
       };
+      ws.onmessage = (event) => onFrame(s, event.data);
     });
-    ws.onmessage = (event) => onFrame(s, event.data);
-    socket = s;
-    return s;
+  }
+
+  // The server closed the socket because the sign-in expired: refresh, reconnect with a
+  // fresh ticket and ask again; the conversation stays as it is.
+  async function reauthenticate(s, cur) {
+    s.reauth = true;
+    if (socket === s) socket = null;
+    try {
+      await auth.refresh();
+    } catch {
+      end(cur, { error: httpError(401, null) });
+      return;
+    }
+    if (!cur.ended) send(cur, cur.body);
   }
 
   function onFrame(s, data) {
@@ -126,6 +171,9 @@ window.falconAnswers = (() => {
       cur.on.text(cur.text);
     } else if (f.type === "done") {
       end(cur, { reply: typeof f.msg === "string" ? f.msg : cur.text });
+    } else if (f.type === "error" && Number(f.status) === 401 && auth && auth.enabled() && !cur.reauthed) {
+      cur.reauthed = true;
+      reauthenticate(s, cur);
     } else if (f.type === "error") {
       end(cur, { error: httpError(Number(f.status) || 500, f) });
     }
@@ -135,14 +183,16 @@ window.falconAnswers = (() => {
     cur.controller = new AbortController();
     let outcome;
     try {
-      const res = await fetch("chat", {
+      const init = {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: JSON.stringify(body),
         signal: cur.controller.signal,
         cache: "no-store",
         credentials: "same-origin",
-      });
+      };
+      // Signed in: the ID token, refreshed once on a 401 (authorizedFetch).
+      const res = auth && auth.active() ? await auth.authorizedFetch("chat", init) : await fetch("chat", init);
       const raw = await res.text();
       let data = null;
       try {
@@ -155,7 +205,10 @@ window.falconAnswers = (() => {
           ? { reply: data.msg }
           : { error: httpError(res.status, data) };
     } catch {
-      outcome = { error: { title: "Network error", detail: "Could not reach the server. Check your connection." } };
+      outcome =
+        auth && auth.enabled() && !auth.active()
+          ? { error: httpError(401, null) } // the refresh was refused: the session has ended
+          : { error: { title: "Network error", detail: "Could not reach the server. Check your connection." } };
     }
     end(cur, outcome); // nothing when it was cancelled or timed out first
   }
@@ -174,7 +227,7 @@ window.falconAnswers = (() => {
   // Asks for one answer to `body` ({ text, history }): `on.text(soFar)` as it streams, then
   // `on.end(outcome)` once. Returns { cancel() }: ends it at once, on.end is not called.
   function ask(body, on) {
-    const cur = { id: `a${Date.now().toString(36)}${++lastId}`, text: "", limit: timeoutMs(), on, ended: false };
+    const cur = { id: `a${Date.now().toString(36)}${++lastId}`, text: "", limit: timeoutMs(), on, ended: false, body };
     current = cur;
     arm(cur);
     send(cur, body);
