@@ -138,6 +138,7 @@ async function main() {
   const dev = await startDevServer({
     port: 0,
     log: () => undefined,
+    auth: false, // streaming itself; bench/signin.ts measures what sign-in adds
     fakeArgs: ["--first-token-ms", String(FIRST_TOKEN_MS), "--tokens-per-second", String(TOKENS_PER_SECOND)],
   });
   try {

@@ -62,7 +62,8 @@ window.falconSignIn = (() => {
     };
     store(SESSION_KEY, "1");
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(() => refresh().catch(() => undefined), Math.max(0, tokens.expiresAt - Date.now() - REFRESH_AHEAD_MS));
+    tokens.ahead = Math.min(REFRESH_AHEAD_MS, (tokens.expiresAt - Date.now()) / 4); // short-lived tokens too
+    refreshTimer = setTimeout(() => refresh().catch(() => undefined), tokens.expiresAt - Date.now() - tokens.ahead);
   }
 
   async function tokenRequest(params) {
@@ -198,7 +199,7 @@ window.falconSignIn = (() => {
   // The ID token for a request, refreshed first when it is about to expire.
   async function idToken() {
     if (!tokens) throw new Error("not signed in");
-    if (Date.now() >= tokens.expiresAt - REFRESH_AHEAD_MS) return refresh();
+    if (Date.now() >= tokens.expiresAt - tokens.ahead) return refresh();
     return tokens.id;
   }
 
