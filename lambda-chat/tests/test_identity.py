@@ -283,3 +283,22 @@ def test_pre_sign_up_refuses_other_domains_on_self_sign_up_only(monkeypatch):
     with pytest.raises(trigger.SignUpRefused):
         trigger.lambda_handler(event("PreSignUp_SignUp", "bob@example.com.evil.org"), None)
     assert trigger.lambda_handler(event("PreSignUp_AdminCreateUser", "bob@elsewhere.org"), None)
+
+
+# ------------------------------------------------------------------ the administrator's view
+
+
+def test_daily_usage_script_lists_todays_answers_per_person(rest, context, dynamodb, tables, monkeypatch, capsys):
+    import importlib.util
+    from conftest import ROOT
+    rest.lambda_handler(rest_event({"text": "hi"}), context)
+    rest.lambda_handler(rest_event({"text": "hi"}), context)
+    rest.lambda_handler(rest_event({"text": "hi"}, sub="second-person"), context)
+    spec = importlib.util.spec_from_file_location("daily_usage", ROOT / "scripts" / "daily_usage.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    capsys.readouterr()
+    assert script.main(["--table", tables["daily-usage"], "--endpoint-url", dynamodb.url, "--region", "ap-northeast-2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("(UTC): 3 by 2 people")
+    assert lines[1:] == [f"     2  {SUB}", "     1  second-person"]
