@@ -1,7 +1,8 @@
 import { CHAT_ERRORS, ERROR_REASONS, FALLBACK_MESSAGE, GATEWAY_ERRORS } from "../stacks/chat-contract";
 import { StackJson, addressesOf, byId, environmentConfig, only, policy, resourcesOf, synthStack } from "./helpers";
 
-const json: StackJson = synthStack();
+// The open API (auth: none) is the original sample's; signin.test.ts covers the signed-in one.
+const json: StackJson = synthStack(environmentConfig({ auth: "none" }));
 const REF = (type: string) => new RegExp(`^\\$\\{${type}\\.[\\w-]+\\.`);
 
 describe("ChatApi", () => {
@@ -131,7 +132,7 @@ describe("ChatApi", () => {
   });
 
   it("changes the configuration trigger exactly when an API setting changes", () => {
-    const trigger = (context = {}) => only(synthStack(environmentConfig(context)), "aws_api_gateway_deployment").triggers.configuration;
+    const trigger = (context = {}) => only(synthStack(environmentConfig({ auth: "none", ...context })), "aws_api_gateway_deployment").triggers.configuration;
     expect(trigger()).toBe(only(json, "aws_api_gateway_deployment").triggers.configuration);
     expect(trigger({ maxTextChars: 1000 })).not.toBe(trigger());
     expect(trigger({ integrationTimeoutMs: 10000 })).not.toBe(trigger());

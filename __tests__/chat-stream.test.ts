@@ -167,7 +167,8 @@ describe("ChatStream", () => {
 });
 
 describe("ChatbotStack with streaming", () => {
-  const json = synthStack();
+  // The open site; signin.test.ts covers the /chat/* path and the tables sign-in adds.
+  const json = synthStack(environmentConfig({ auth: "none" }));
 
   it("streams by default, letting only the distribution's own origin connect", () => {
     const stream = byId(json, "aws_lambda_function", "stream-function");
@@ -190,7 +191,7 @@ describe("ChatbotStack with streaming", () => {
   });
 
   it("leaves the WebSocket API, its function and the /stream path out when streaming is off", () => {
-    const off = synthStack(environmentConfig({ streaming: false }));
+    const off = synthStack(environmentConfig({ auth: "none", streaming: false }));
     for (const type of ["aws_apigatewayv2_api", "aws_apigatewayv2_stage", "aws_dynamodb_table", "aws_lambda_function_event_invoke_config"]) {
       expect({ type, count: resourcesOf(off, type).length }).toEqual({ type, count: 0 });
     }

@@ -65,7 +65,7 @@ describe("ChatbotStack", () => {
   });
 
   it("outputs the domain, the page URL, the API URL, a curl example, the bucket, the stream URL, the dashboard and the model endpoint", () => {
-    expect(json.output).toEqual({
+    expect(synthStack(environmentConfig({ auth: "none" })).output).toEqual({
       distributionDomainName: expect.objectContaining({ value: expect.stringMatching(/^\$\{aws_cloudfront_distribution\.[\w-]+\.domain_name\}$/) }),
       WebUrl: expect.objectContaining({ value: expect.stringMatching(/^https:\/\/\$\{aws_cloudfront_distribution\.[\w-]+\.domain_name\}\/chat\.html$/) }),
       ApiUrl: expect.objectContaining({ value: expect.stringMatching(/^\$\{aws_api_gateway_stage\.[\w-]+\.invoke_url\}\/chat$/) }),
@@ -96,7 +96,8 @@ describe("synthesized stacks of this project (cdktf.json context, real lambda-ch
   it("packages every file of site/ and the handler of lambda-chat/", () => {
     const json = synthStack(environments[0], projectSources);
     const keys = resourcesOf(json, "aws_s3_object").map((o) => o.key).sort();
-    expect(keys).toEqual(listFiles(projectSources.siteDir).filter((f) => !f.startsWith(".")));
+    // Plus the page's sign-in configuration, which the stack writes (PAGE_CONFIG_KEY).
+    expect(keys).toEqual([...listFiles(projectSources.siteDir).filter((f) => !f.startsWith(".")), "auth-config.json"].sort());
     expect(keys).toContain("chat.html");
   });
 });

@@ -124,8 +124,8 @@ describe("configuration overrides", () => {
     });
   });
 
-  it("protects the edge by default: WAF at 100 chat requests per 5 minutes, CloudFront-only APIs, 10000 requests a day", () => {
-    expect(loadConfig(undefined, {}).environments[0]).toMatchObject({
+  it("protects the edge by default: WAF at 100 chat requests per 5 minutes, CloudFront-only APIs, 10000 requests a day without sign-in", () => {
+    expect(loadConfig({ auth: "none" }, {}).environments[0]).toMatchObject({
       waf: true,
       wafRateLimit: 100,
       allowedIpRanges: [],

@@ -6,7 +6,8 @@ const ZONE = "Z0123456789ABCDEFGHIJ";
 const CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012";
 const REF = (type: string, attribute: string) => new RegExp(`^\\$\\{${type}\\.[\\w-]+\\.${attribute}\\}$`);
 
-const json = synthStack();
+// The open site (auth: none); signin.test.ts covers what sign-in adds to the edge.
+const json = synthStack(environmentConfig({ auth: "none" }));
 const acl = () => only(json, "aws_wafv2_web_acl");
 const rule = (doc: StackJson, name: string) => only(doc, "aws_wafv2_web_acl").rule.find((r: any) => r.name === name);
 const distribution = (doc: StackJson = json) => only(doc, "aws_cloudfront_distribution");
@@ -50,7 +51,7 @@ describe("WebFirewall", () => {
         scope_down_statement: { or_statement: { statement: [pathMatch("/chat"), pathMatch("/stream")] } },
       },
     });
-    const noStream = synthStack(environmentConfig({ streaming: false, wafRateLimit: 30 }));
+    const noStream = synthStack(environmentConfig({ auth: "none", streaming: false, wafRateLimit: 30 }));
     expect(rule(noStream, "chat-rate-limit").statement.rate_based_statement).toMatchObject({ limit: 30, scope_down_statement: pathMatch("/chat") });
   });
 
@@ -162,7 +163,7 @@ describe("OriginKey (CloudFront-only APIs)", () => {
   });
 
   it("leaves the key, the plan and the header out when cloudFrontOnly is off", () => {
-    const open = synthStack(environmentConfig({ cloudFrontOnly: false }));
+    const open = synthStack(environmentConfig({ auth: "none", cloudFrontOnly: false }));
     for (const type of ["aws_api_gateway_api_key", "aws_api_gateway_usage_plan", "aws_api_gateway_usage_plan_key"]) expect(resourcesOf(open, type)).toEqual([]);
     expect(only(open, "aws_api_gateway_method").api_key_required).toBe(false);
     expect(distribution(open).origin.every((o: any) => o.custom_header === undefined)).toBe(true);

@@ -153,6 +153,7 @@ async function main() {
     port: 0,
     log: () => undefined,
     model: MODEL.id,
+    auth: false, // streaming itself; bench/signin.ts measures what sign-in adds
     fakeArgs: ["--first-token-ms", String(FIRST_TOKEN_MS), "--tokens-per-second", String(TOKENS_PER_SECOND)],
   });
   try {

@@ -71,6 +71,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(reply)
 
 
+    def do_DELETE(self) -> None:
+        status = self.server.owner.delete(self.path)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
 class _StandIn(LoopbackServer):
     """An AWS API stand-in on 127.0.0.1."""
 
@@ -83,11 +90,15 @@ class _StandIn(LoopbackServer):
     def answer(self, path: str, headers: Any, body: bytes) -> tuple[int, str | None, bytes]:
         raise NotImplementedError
 
+    def delete(self, path: str) -> int:
+        return 404
+
 
 class FakeManagementApi(_StandIn):
     def __init__(self) -> None:
         super().__init__()
         self.posts: list[Post] = []  # every attempt, answered or refused
+        self.closed: list[str] = []  # connections closed by DELETE @connections/<id>
         self._gone: set[str] = set()
         self._gone_after: dict[str, int] = {}
         self._throttle = 0
@@ -98,6 +109,7 @@ class FakeManagementApi(_StandIn):
     def reset(self) -> None:
         with self._lock:
             self.posts.clear()
+            self.closed.clear()
             self._gone.clear()
             self._gone_after.clear()
             self._throttle = 0
@@ -122,6 +134,17 @@ class FakeManagementApi(_StandIn):
         with self._lock:
             return [p.frame() for p in self.posts
                     if p.status == 200 and connection_id in (None, p.connection_id)]
+
+    def delete(self, path: str) -> int:
+        """DELETE @connections/<id>: API Gateway closes the socket; later posts are 410."""
+        _, _, rest = path.lstrip("/").partition("/@connections/")
+        connection_id = unquote(rest.split("?", 1)[0])
+        with self._lock:
+            if not connection_id or connection_id in self._gone:
+                return 410
+            self.closed.append(connection_id)
+            self._gone.add(connection_id)
+        return 204
 
     def answer(self, path: str, headers: Any, body: bytes) -> tuple[int, str | None, bytes]:
         stage, _, rest = path.lstrip("/").partition("/@connections/")

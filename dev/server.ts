@@ -12,6 +12,7 @@
  * Parts: dev/server/static.ts (site/), chat-route.ts (POST /chat), stream-route.ts
  * (WebSocket /stream), aws-standins.ts, rate-limit.ts (WAF), processes.ts (workers).
  */
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -19,6 +20,8 @@ import path from "node:path";
 import chatErrors from "../contract/chat-errors.json";
 import { startAwsStandIns, type AwsStandIns } from "./server/aws-standins";
 import { chatRoute, gatewayError } from "./server/chat-route";
+import { CognitoStandIn, type StandInUser } from "./server/cognito-standin";
+import { callerOf, pageConfig, signInEnvironment, startSharedStore, withSignInOrigin } from "./server/signin";
 import { sendJson, sourceIp } from "./server/http";
 import { ROOT, SingleWorker, WorkerPool, signalGroup, startFakeModel, stopChild, type Log } from "./server/processes";
 import { RateLimiter, TOO_MANY_REQUESTS } from "./server/rate-limit";
@@ -83,6 +86,17 @@ export interface DevServerOptions {
   python?: string;
   /** Receives the server's and the child processes' log lines. @default stderr */
   log?: Log;
+  /**
+   * Sign-in through a local Cognito stand-in on its own port (dev/server/cognito-standin.ts),
+   * with tokens checked as API Gateway and $connect check them. @default true
+   */
+  auth?: boolean;
+  /** Accounts of the stand-in. @default one: dev@example.com with a random password */
+  users?: StandInUser[];
+  /** Answers per person per UTC day; 0 = unlimited. @default 200 */
+  dailyAnswersPerUser?: number;
+  /** ID and access token lifetime of the stand-in. @default 3600 */
+  tokenLifetimeSeconds?: number;
 }
 
 export interface DevServer {
@@ -96,6 +110,10 @@ export interface DevServer {
   resetRateLimit(): void;
   /** Closes every /stream socket from the server's side, as API Gateway does when idle; returns how many. */
   dropConnections(): number;
+  /** The Cognito stand-in, with sign-in on. */
+  cognito?: CognitoStandIn;
+  /** Its accounts (with sign-in on). */
+  users: StandInUser[];
   close(): Promise<void>;
 }
 
@@ -107,6 +125,9 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? DEFAULT_REGION;
   const limiter = options.rateLimit !== undefined ? new RateLimiter(options.rateLimit) : undefined;
   const emulated = modelEmulation(options.model);
+  const auth = options.auth ?? true;
+  const dailyAnswersPerUser = options.dailyAnswersPerUser ?? 200;
+  const users = auth ? (options.users ?? [{ email: "dev@example.com", password: `Dev-${randomBytes(9).toString("base64url")}1a` }]) : [];
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -129,6 +150,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const connections = new Connections();
   let gateway: ReturnType<typeof streamGateway> | undefined;
   let chat: ReturnType<typeof chatRoute> | undefined;
+  let ticket: ReturnType<typeof chatRoute> | undefined;
+  let cognito: CognitoStandIn | undefined;
+  let store: ReturnType<typeof startSharedStore> | undefined;
+  // chat.html with the sign-in origin in its CSP, as the stack uploads it.
+  const transform = (relative: string, content: Buffer) =>
+    cognito && relative.replace(/^\//, "") === "chat.html" ? withSignInOrigin(content.toString("utf8"), cognito.url) : content;
 
   // The socket is bound first (the workers need its port for ALLOWED_ORIGINS), but every
   // request and upgrade waits here until all routes are ready: a page served before /stream
@@ -145,12 +172,16 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         ? Promise.resolve(sendJson(res, TOO_MANY_REQUESTS.statusCode, { message: TOO_MANY_REQUESTS.message, reason: TOO_MANY_REQUESTS.reason }))
         : pathname === "/chat" && req.method === "POST" && chat
           ? chat(req, res)
+          : pathname === "/chat/ticket" && req.method === "POST" && ticket
+            ? ticket(req, res)
+          : pathname === "/auth-config.json" && cognito
+            ? Promise.resolve(sendJson(res, 200, pageConfig(cognito, dailyAnswersPerUser), { "Cache-Control": "no-cache" }))
           : api
             ? // API Gateway's answer for a method or resource it does not have.
               Promise.resolve(sendJson(res, 403, gatewayError("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")))
             : pathname === "/stream"
               ? Promise.resolve(sendJson(res, 426, { message: "Upgrade Required" }))
-              : serveStatic(req, res, siteDir, pathname);
+              : serveStatic(req, res, siteDir, pathname, transform);
     handled.catch((error: Error) => {
       log(`[dev] ${req.method} ${pathname}: ${error.stack ?? error}`);
       if (!res.headersSent) sendJson(res, 500, { message: chatErrors.fallbackMessage, reason: chatErrors.fallbackReason });
@@ -177,6 +208,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     notice?.kill();
     jobs?.kill();
     if (fake) signalGroup(fake.child, "SIGKILL");
+    if (store) signalGroup(store.child, "SIGKILL");
   };
   process.on("exit", killChildren);
   const stopAll = async () => {
@@ -184,7 +216,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     gateway?.close();
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
-    await Promise.all([stopped, aws?.close(), rest?.close(), routes?.close(), jobs?.close(), notice?.close(), stopChild(fake?.child)]);
+    await Promise.all([stopped, aws?.close(), rest?.close(), routes?.close(), jobs?.close(), notice?.close(), stopChild(fake?.child), cognito?.close()]);
+    await stopChild(store?.child); // after the workers that use it
   };
 
   try {
@@ -206,6 +239,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     });
     const { port } = server.address() as AddressInfo;
 
+    if (auth) {
+      store = startSharedStore(python, log);
+      cognito = new CognitoStandIn({
+        users,
+        redirectUris: [`http://${HOST}:${port}/chat.html`, `http://localhost:${port}/chat.html`],
+        tokenLifetimeSeconds: options.tokenLifetimeSeconds,
+        log,
+      });
+      const [storeUrl] = await Promise.all([store.ready, cognito.start()]);
+      Object.assign(env, signInEnvironment(storeUrl, dailyAnswersPerUser));
+    }
+
     const spec = (prefix: string, args: string[], extra: NodeJS.ProcessEnv) => ({
       python,
       args,
@@ -218,12 +263,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         AWS_LAMBDA_FUNCTION_NAME: "lambda-chat-api",
       }),
     );
-    chat = chatRoute({
-      invoke: (event) => rest!.invoke(event),
-      maxBodyBytes: options.maxBodyBytes ?? 64 * 1024,
-      integrationTimeoutMs,
-      log,
-    });
+    const caller = cognito ? (req: http.IncomingMessage) => callerOf(cognito!, req) : undefined;
+    const restRoute = { invoke: (event: unknown) => rest!.invoke(event), maxBodyBytes: options.maxBodyBytes ?? 64 * 1024, integrationTimeoutMs, log, caller };
+    chat = chatRoute(restRoute);
+    if (cognito) ticket = chatRoute({ ...restRoute, action: "ticket" });
 
     const streamTimeoutMs = options.streamTimeoutMs ?? 120_000;
     const standIns = await startAwsStandIns({
@@ -289,6 +332,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     awsUrl,
     resetRateLimit: () => limiter?.reset(),
     dropConnections: () => gateway?.drop() ?? 0,
+    cognito,
+    users,
     close() {
       closing ??= stopAll();
       return closing;

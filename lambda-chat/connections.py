@@ -13,6 +13,7 @@ import time
 from typing import Any, Protocol
 
 from aws_clients import aws_client
+from identity.claims import Caller
 from settings import StreamSettings
 
 TTL_SECONDS = 3 * 3600
@@ -24,11 +25,26 @@ class AnswerCounts(Protocol):
 
     def forget(self, connection_id: str) -> None: ...
 
+    def remember(self, connection_id: str, caller: Caller) -> None:
+        """Who opened the connection (from its ticket at $connect)."""
+
+    def caller(self, connection_id: str) -> Caller | None:
+        """Who opened the connection, or None (never remembered: sign-in off, or a fault)."""
+
 
 class MemoryCounts:
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
+        self._callers: dict[str, Caller] = {}
         self._lock = threading.Lock()
+
+    def remember(self, connection_id: str, caller: Caller) -> None:
+        with self._lock:
+            self._callers[connection_id] = caller
+
+    def caller(self, connection_id: str) -> Caller | None:
+        with self._lock:
+            return self._callers.get(connection_id)
 
     def count_answer(self, connection_id: str, limit: int) -> int | None:
         with self._lock:
@@ -41,6 +57,7 @@ class MemoryCounts:
     def forget(self, connection_id: str) -> None:
         with self._lock:
             self._counts.pop(connection_id, None)
+            self._callers.pop(connection_id, None)
 
 
 def dynamodb_client() -> Any:
@@ -64,6 +81,25 @@ class DynamoDbCounts:
         except client.exceptions.ConditionalCheckFailedException:
             return None
         return int(result["Attributes"]["answers"]["N"])
+
+    def remember(self, connection_id: str, caller: Caller) -> None:
+        values: dict[str, Any] = {":user": {"S": caller.user_id}, ":admin": {"BOOL": caller.admin},
+                                  ":expires": {"N": str(int(time.time()) + TTL_SECONDS)}}
+        update = "SET user_id = :user, is_admin = :admin, expires_at = :expires"
+        if caller.token_expires_at is not None:
+            update += ", token_expires_at = :token_expires"
+            values[":token_expires"] = {"N": str(caller.token_expires_at)}
+        dynamodb_client().update_item(TableName=self.table, Key={"connectionId": {"S": connection_id}},
+                                      UpdateExpression=update, ExpressionAttributeValues=values)
+
+    def caller(self, connection_id: str) -> Caller | None:
+        item = dynamodb_client().get_item(TableName=self.table, Key={"connectionId": {"S": connection_id}},
+                                          ConsistentRead=True).get("Item") or {}
+        if "user_id" not in item:
+            return None
+        expires = item.get("token_expires_at", {}).get("N")
+        return Caller(item["user_id"]["S"], bool(item.get("is_admin", {}).get("BOOL")),
+                      int(expires) if expires else None)
 
     def forget(self, connection_id: str) -> None:
         dynamodb_client().delete_item(TableName=self.table, Key={"connectionId": {"S": connection_id}})

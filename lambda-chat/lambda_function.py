@@ -21,6 +21,10 @@ from typing import Any
 
 from contract import ChatError, ChatRequest, parse_request
 from failures import describe, to_chat_error
+from identity.allowance import DailyAllowance, Reservation
+from identity.claims import Caller, split_event
+from identity.settings import identity_at_cold_start
+from identity.tickets import Tickets
 from logs import log, ms_since
 from observability.metrics import emit_outcome
 from model import RETRY_WINDOW_SECONDS, call_model, model_client, parse_answer, tgi_payload
@@ -30,25 +34,62 @@ from settings import Settings, load_at_cold_start, load_settings
 __all__ = ["ChatError", "RETRY_WINDOW_SECONDS", "SETTINGS", "lambda_handler", "log", "model_client"]
 
 SETTINGS, CONFIG_PROBLEM = load_at_cold_start(load_settings)
+IDENTITY, IDENTITY_PROBLEM = identity_at_cold_start()
+ALLOWANCE = (DailyAllowance(IDENTITY.usage_table, IDENTITY.daily_answers)
+             if IDENTITY and IDENTITY.usage_table else None)
+TICKETS = Tickets(IDENTITY.tickets_table, IDENTITY.ticket_ttl) if IDENTITY and IDENTITY.tickets_table else None
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     request_id = getattr(context, "aws_request_id", None)
+    fields: dict[str, Any] = {"requestId": request_id}
     try:
-        if SETTINGS is None:
-            raise ChatError(500, f"the function is misconfigured: {CONFIG_PROBLEM}")
-        return _answer(event, SETTINGS, context, started)
+        if SETTINGS is None or IDENTITY is None:
+            raise ChatError(500, f"the function is misconfigured: {CONFIG_PROBLEM or IDENTITY_PROBLEM}")
+        body, caller, action = split_event(event, IDENTITY)
+        if caller is not None:
+            fields["userId"] = caller.user_id
+        if action == "ticket":
+            return _ticket(caller, fields)
+        return _counted(body, caller, SETTINGS, context, started)
     except Exception as error:
         chat_error = to_chat_error(error)
         level = logging.WARNING if chat_error.status in (400, 429) else logging.ERROR
         log.log(level, "chat failed", exc_info=chat_error.status == 500 and error is not chat_error,
-                extra={"requestId": request_id, "status": chat_error.status,
+                extra={**fields, "status": chat_error.status,
                        "reason": chat_error.reason, "error": chat_error.message, "cause": describe(error),
                        "elapsed_ms": ms_since(started)})
         emit_outcome(chat_error.status, function_name=getattr(context, "function_name", None),
                      reason=chat_error.reason)
         raise chat_error from None
+
+
+def _ticket(caller: Caller | None, fields: dict[str, Any]) -> dict[str, Any]:
+    """POST /chat/ticket: a single-use ticket for the WebSocket's $connect (never logged)."""
+    if caller is None or TICKETS is None:
+        raise ChatError(500, "the function is misconfigured: no ticket table")
+    minted = TICKETS.mint(caller)
+    log.info("ticket minted", extra=fields)
+    return minted
+
+
+def _counted(body: Any, caller: Caller | None, settings: Settings, context: Any,
+             started: float) -> dict[str, Any]:
+    """An answer counted against the caller's daily allowance; refunded when it fails."""
+    if caller is None or ALLOWANCE is None:
+        return _answer(body, settings, context, started)
+    parse_request(body, settings)  # a malformed request is a 400 before anything is counted
+    reservation: Reservation | None = ALLOWANCE.reserve(caller)
+    try:
+        return _answer(body, settings, context, started)
+    except BaseException:
+        try:
+            ALLOWANCE.refund(reservation)
+        except Exception as refund_error:
+            log.warning("allowance refund failed", extra={"requestId": getattr(context, "aws_request_id", None),
+                                                          "cause": describe(refund_error)})
+        raise
 
 
 def _answer(event: Any, settings: Settings, context: Any, started: float) -> dict[str, Any]:

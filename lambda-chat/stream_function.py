@@ -22,13 +22,22 @@ from aws_clients import aws_client
 from connections import answer_counts
 from contract import CONNECTION_LIMIT, ChatError, ChatRequest, parse_request
 from failures import StartFailed, describe, to_chat_error
-from frames import ClientGone, FramePoster, PostFailed
+from frames import ClientGone, FramePoster, PostFailed, management_client
+from identity.allowance import DailyAllowance, Reservation
+from identity.claims import Caller
+from identity.settings import identity_at_cold_start
+from identity.tickets import SUBPROTOCOL, Tickets, ticket_from_protocols
 from logs import log
 from observability.metrics import emit_outcome
 from settings import load_at_cold_start, load_stream_settings, normalize_origin
 
 SETTINGS, CONFIG_PROBLEM = load_at_cold_start(load_stream_settings)
+IDENTITY, IDENTITY_PROBLEM = identity_at_cold_start()
 COUNTS = answer_counts(SETTINGS) if SETTINGS else None
+TICKETS = Tickets(IDENTITY.tickets_table, IDENTITY.ticket_ttl) if IDENTITY and IDENTITY.tickets_table else None
+ALLOWANCE = (DailyAllowance(IDENTITY.usage_table, IDENTITY.daily_answers)
+             if IDENTITY and IDENTITY.usage_table else None)
+SIGNED_OUT = "your sign-in has expired; sign in again"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -45,7 +54,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             log.error("stream job not run: the function is misconfigured", extra={
                 "requestId": getattr(context, "aws_request_id", None), "problem": CONFIG_PROBLEM})
         else:
-            stream_job.run(event["streamJob"], context, SETTINGS)
+            job = event["streamJob"]
+            reservation = Reservation.from_dict(job.get("reservation") if isinstance(job, dict) else None)
+            refund = (lambda: ALLOWANCE.refund(reservation)) if ALLOWANCE and reservation else None
+            stream_job.run(job, context, SETTINGS, refund)
         return {"statusCode": 200}
     route_context = event.get("requestContext") if isinstance(event, dict) else None
     if not isinstance(route_context, dict) or not route_context.get("connectionId"):
@@ -82,10 +94,39 @@ def _connect(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
         return {"statusCode": 500}
     origin = _header(event, "origin")
     allowed = origin is not None and normalize_origin(origin) in SETTINGS.allowed_origins
-    log.log(logging.INFO if allowed else logging.WARNING,
-            "stream connect" if allowed else "stream connect refused",
-            extra={"connectionId": connection_id, "origin": origin})
-    return {"statusCode": 200 if allowed else 403}
+    if not allowed or IDENTITY is None or not IDENTITY.signed_in:
+        if allowed and IDENTITY is None:
+            log.error("stream connect refused: the function is misconfigured", extra={
+                "connectionId": connection_id, "problem": IDENTITY_PROBLEM})
+            return {"statusCode": 500}
+        log.log(logging.INFO if allowed else logging.WARNING,
+                "stream connect" if allowed else "stream connect refused",
+                extra={"connectionId": connection_id, "origin": origin})
+        return {"statusCode": 200 if allowed else 403}
+    return _connect_signed_in(event, connection_id, origin)
+
+
+def _connect_signed_in(event: dict[str, Any], connection_id: str, origin: str | None) -> dict[str, Any]:
+    """The ticket (a subprotocol, never in the URL) names the caller, once; its value is never logged."""
+    fields: dict[str, Any] = {"connectionId": connection_id, "origin": origin}
+    if TICKETS is None or COUNTS is None:
+        log.error("stream connect refused: no ticket table", extra=fields)
+        return {"statusCode": 500}
+    ticket = ticket_from_protocols(_header(event, "sec-websocket-protocol"))
+    try:
+        caller = TICKETS.consume(ticket)
+        if caller is not None:
+            COUNTS.remember(connection_id, caller)
+    except Exception as error:
+        log.error("stream connect failed", extra={**fields, "cause": describe(error)})
+        return {"statusCode": 500}
+    if caller is None:
+        log.warning("stream connect refused: no valid ticket",
+                    extra={**fields, "ticket": "malformed or missing" if ticket is None else "unknown, used or expired"})
+        return {"statusCode": 401}
+    log.info("stream connect", extra={**fields, "userId": caller.user_id})
+    # The browser offered "falcon-chat" with the ticket and requires one offer back.
+    return {"statusCode": 200, "headers": {"Sec-WebSocket-Protocol": SUBPROTOCOL}}
 
 
 def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
@@ -103,6 +144,7 @@ def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
         if poster.answer_id is None:
             raise ChatError(400, "id must be 1 to 64 letters, digits, _ or -")
         request = parse_request(frame, SETTINGS.chat)  # the same validation as POST /chat
+        caller = _signed_in_caller(connection_id, poster, fields)
         try:
             count = COUNTS.count_answer(connection_id, SETTINGS.max_answers)
         except Exception as error:
@@ -110,9 +152,22 @@ def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
         if count is None:
             raise ChatError(429, f"too many answers on this connection (at most {SETTINGS.max_answers})",
                             CONNECTION_LIMIT)
-        _start_job(context, connection_id, poster.answer_id, request)
+        reservation = ALLOWANCE.reserve(caller) if caller is not None and ALLOWANCE is not None else None
+        try:
+            _start_job(context, connection_id, poster.answer_id, request, reservation)
+        except Exception:
+            if reservation is not None and ALLOWANCE is not None:
+                ALLOWANCE.refund(reservation)
+            raise
         log.info("stream accepted", extra={**fields, "answers": count, "text_chars": len(request.text),
                                            "history_turns": len(request.history)})
+    except SignedOut:
+        log.warning("stream refused: sign-in expired", extra={**fields, "status": 401})
+        try:
+            poster.error(ChatError(401, SIGNED_OUT))
+        except (ClientGone, PostFailed):
+            log.warning("error frame not delivered", extra=fields)
+        _close(endpoint, connection_id, fields)
     except Exception as error:
         chat_error = to_chat_error(error)
         level = logging.WARNING if chat_error.status in (400, 429) else logging.ERROR
@@ -127,6 +182,32 @@ def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
             poster.error(chat_error)
         except (ClientGone, PostFailed):
             log.warning("error frame not delivered", extra=fields)
+
+
+class SignedOut(Exception):
+    """The connection's sign-in has expired (or was never known): 401, then the socket closes."""
+
+
+def _signed_in_caller(connection_id: str, poster: FramePoster, fields: dict[str, Any]) -> Caller | None:
+    if IDENTITY is None or not IDENTITY.signed_in or COUNTS is None:
+        return None
+    try:
+        caller = COUNTS.caller(connection_id)
+    except Exception as error:
+        raise StartFailed("caller", error) from error
+    if caller is not None:
+        fields["userId"] = caller.user_id
+    if caller is None or (caller.token_expires_at is not None and caller.token_expires_at <= time.time()):
+        raise SignedOut()
+    return caller
+
+
+def _close(endpoint: str, connection_id: str, fields: dict[str, Any]) -> None:
+    """Closes the connection (DELETE @connections): the page reconnects with a fresh ticket."""
+    try:
+        management_client(endpoint).delete_connection(ConnectionId=connection_id)
+    except Exception as error:
+        log.warning("connection not closed", extra={**fields, "cause": describe(error)})
 
 
 def _read_frame(event: dict[str, Any]) -> dict[str, Any]:
@@ -146,11 +227,14 @@ def _readable_id(value: Any) -> str | None:
     return value if isinstance(value, str) and _ID.fullmatch(value) else None
 
 
-def _start_job(context: Any, connection_id: str, answer_id: str, request: ChatRequest) -> None:
-    job = {"streamJob": {
+def _start_job(context: Any, connection_id: str, answer_id: str, request: ChatRequest,
+               reservation: Reservation | None = None) -> None:
+    job: dict[str, Any] = {"streamJob": {
         "connectionId": connection_id, "id": answer_id, "text": request.text,
         "history": [{"role": t.role, "content": t.content} for t in request.history],
         "acceptedAt": int(time.time() * 1000)}}
+    if reservation is not None:
+        job["streamJob"]["reservation"] = reservation.as_dict()
     try:
         lambda_client().invoke(FunctionName=context.invoked_function_arn, InvocationType="Event",
                                Payload=json.dumps(job, ensure_ascii=False).encode())

@@ -13,7 +13,7 @@ raises: Lambda would retry a failed asynchronous invocation and answer twice.
 import logging
 import time
 from contextlib import closing
-from typing import Any
+from typing import Any, Callable
 
 from contract import ChatError, parse_request
 from failures import ModelReported, describe, to_chat_error, too_long_event
@@ -61,7 +61,9 @@ class Batcher:
                 self.first_token_ms = now_ms() - self.accepted_at
 
 
-def run(job: Any, context: Any, settings: StreamSettings) -> None:
+def run(job: Any, context: Any, settings: StreamSettings,
+        refund: "Callable[[], None] | None" = None) -> None:
+    """Streams one answer; `refund` gives back the daily allowance when no answer was given."""
     request_id = getattr(context, "aws_request_id", None)
     started = time.perf_counter()
     connection_id = job.get("connectionId") if isinstance(job, dict) else None
@@ -88,7 +90,10 @@ def run(job: Any, context: Any, settings: StreamSettings) -> None:
         log.warning("stream stopped", extra={
             **fields, "reason": reason, "frames": poster.frames, "job_ms": ms_since(started),
             **({"cause": describe(stop.cause)} if isinstance(stop, PostFailed) else {})})
+        if poster.frames == 0:
+            _refund(refund, fields)
     except Exception as error:
+        _refund(refund, fields)
         chat_error = to_chat_error(error)
         try:
             poster.error(chat_error)
@@ -101,6 +106,15 @@ def run(job: Any, context: Any, settings: StreamSettings) -> None:
                        "elapsed_ms": now_ms() - accepted_at})
         emit_outcome(chat_error.status, function_name=getattr(context, "function_name", None),
                      reason=chat_error.reason)
+
+
+def _refund(refund: "Callable[[], None] | None", fields: dict[str, Any]) -> None:
+    if refund is None:
+        return
+    try:
+        refund()
+    except Exception as error:
+        log.warning("allowance refund failed", extra={**fields, "cause": describe(error)})
 
 
 def _answer(job: dict[str, Any], context: Any, settings: StreamSettings, poster: FramePoster,

@@ -30,6 +30,10 @@ VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("allow-lists and a custom domain with its certificate requested", {
         "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_ALLOWED_IP_RANGES": "203.0.113.0/24,2001:db8::/32",
         "CHATBOT_ALLOWED_COUNTRIES": "KR,US", "CHATBOT_DOMAIN_NAME": "chat.example.com", "CHATBOT_HOSTED_ZONE_ID": "Z0123456789ABCDEFGHIJ"}),
+    ("sign-in with self sign-up limited to domains (trigger), MFA, deletion protection", {
+        "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_SELF_SIGN_UP": "true", "CHATBOT_ALLOWED_EMAIL_DOMAINS": "example.com",
+        "CHATBOT_MFA": "optional", "CHATBOT_USER_POOL_DELETION_PROTECTION": "true", "CHATBOT_DAILY_ANSWERS_PER_USER": "0"}),
+    ("open site (auth none)", {"CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_AUTH": "none"}),
     ("existing certificate, no WAF, no API key, no streaming", {
         "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_WAF": "false", "CHATBOT_CLOUDFRONT_ONLY": "false", "CHATBOT_STREAMING": "false",
         "CHATBOT_DOMAIN_NAME": "chat.example.com",

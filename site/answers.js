@@ -3,6 +3,7 @@
 // opened. Used by chat.js through window.falconAnswers = { ask, preconnect }.
 "use strict";
 window.falconAnswers = (() => {
+  const auth = window.falconSignIn; // signin.js; inactive when the site has no sign-in
   const DEFAULT_TIMEOUT_MS = 35000; // API Gateway gives up after 29 s; on the socket: the longest silence
   // Until a streamed answer's job says `started`: Lambda may keep it queued up to 60 s
   // (maximum_event_age_in_seconds), then its on-failure destination sends an error frame.
@@ -30,7 +31,7 @@ window.falconAnswers = (() => {
     throttled: { title: "The chat is handling many requests — retry in a moment" },
     connection_limit: { title: "This connection reached its answer limit — Retry opens a new one", reconnect: true },
     busy: { title: "Too busy right now — the answer could not start; retry in a moment" },
-    daily_allowance: { title: "Your daily allowance is used up", retry: false },
+    daily_allowance: { title: "Daily allowance used up", retry: false },
     internal: { title: "Server error" },
     model_error: { title: TITLES[502] },
     model_not_running: { title: TITLES[503] },
@@ -50,6 +51,9 @@ window.falconAnswers = (() => {
         : null;
     if (status === 200) {
       return { title: "Unexpected answer", detail: "The server's answer could not be read.", status };
+    }
+    if (status === 401) {
+      return { title: "Signed out", detail: "Your session has ended. Sign in again to continue; the conversation is kept.", status, signIn: true };
     }
     const reason = data && Object.hasOwn(REASONS, data.reason) ? data.reason : undefined;
     const known = reason ? REASONS[reason] : {};
@@ -85,7 +89,7 @@ window.falconAnswers = (() => {
     const s = cur.socket || (socket && !socket.opened ? socket : null);
     if (s) {
       s.cut = true;
-      s.ws.close();
+      if (s.ws) s.ws.close();
       if (socket === s) socket = null;
     }
   }
@@ -115,33 +119,71 @@ window.falconAnswers = (() => {
   function connect() {
     if (socket) return socket;
     if (Date.now() < pausedUntil || typeof WebSocket !== "function") return null;
+    const s = { ws: null, opened: false, cut: false };
+    // Signed in: a fresh ticket per handshake, and one more try with a new ticket before
+    // answers go by POST (a browser cannot read why a handshake was refused).
+    s.ready = open(s, auth && auth.active() ? 2 : 1);
+    socket = s;
+    return s;
+  }
+
+  async function open(s, tries) {
+    for (let attempt = 1; attempt <= tries && !s.cut; attempt++) {
+      let protocols;
+      if (auth && auth.active()) {
+        const ticket = await auth.ticket().catch(() => null);
+        if (!ticket) break;
+        protocols = ["falcon-chat", `ticket.${ticket}`];
+      }
+      if (!s.cut && (await handshake(s, protocols))) return true;
+    }
+    // Refused (origin check, WAF, quota, ticket: the browser cannot tell which): use POST a while.
+    if (!s.cut) pausedUntil = Date.now() + PAUSE_MS;
+    if (socket === s) socket = null;
+    return false;
+  }
+
+  function handshake(s, protocols) {
     const url = new URL("stream", location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    let ws;
-    try {
-      ws = new WebSocket(url);
-    } catch {
-      return null;
-    }
-    const s = { ws, opened: false, cut: false };
-    s.ready = new Promise((resolve) => {
+    return new Promise((resolve) => {
+      let ws;
+      try {
+        ws = protocols ? new WebSocket(url, protocols) : new WebSocket(url);
+      } catch {
+        resolve(false);
+        return;
+      }
+      s.ws = ws;
       ws.onopen = () => resolve((s.opened = true));
       ws.onclose = () => {
-        if (socket === s) socket = null;
         if (!s.opened) {
-          // Refused (origin check, WAF, quota: the browser cannot tell which): use POST a while.
-          if (!s.cut) pausedUntil = Date.now() + PAUSE_MS;
           resolve(false);
-        } else if (current && current.socket === s) {
+          return;
+        }
+        if (socket === s) socket = null;
+        if (current && current.socket === s && !s.reauth) {
           end(current, {
             error: { title: "Connection lost", detail: "The connection closed before the answer was complete." },
           });
         }
       };
+      ws.onmessage = (event) => onFrame(s, event.data);
     });
-    ws.onmessage = (event) => onFrame(s, event.data);
-    socket = s;
-    return s;
+  }
+
+  // The server closed the socket because the sign-in expired: refresh, reconnect with a
+  // fresh ticket and ask again; the conversation stays as it is.
+  async function reauthenticate(s, cur) {
+    s.reauth = true;
+    if (socket === s) socket = null;
+    try {
+      await auth.refresh();
+    } catch {
+      end(cur, { error: httpError(401, null) });
+      return;
+    }
+    if (!cur.ended) send(cur, cur.body);
   }
 
   function onFrame(s, data) {
@@ -174,6 +216,9 @@ window.falconAnswers = (() => {
       cur.on.text(cur.text);
     } else if (f.type === "done") {
       end(cur, { reply: typeof f.msg === "string" ? f.msg : cur.text });
+    } else if (f.type === "error" && Number(f.status) === 401 && auth && auth.enabled() && !cur.reauthed) {
+      cur.reauthed = true;
+      reauthenticate(s, cur);
     } else if (f.type === "error") {
       end(cur, { error: httpError(Number(f.status) || 500, f) });
       // The limit is this connection's: the next answer (Retry) goes over a new one.
@@ -189,14 +234,16 @@ window.falconAnswers = (() => {
     cur.controller = new AbortController();
     let outcome;
     try {
-      const res = await fetch("chat", {
+      const init = {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: JSON.stringify(body),
         signal: cur.controller.signal,
         cache: "no-store",
         credentials: "same-origin",
-      });
+      };
+      // Signed in: the ID token, refreshed once on a 401 (authorizedFetch).
+      const res = auth && auth.active() ? await auth.authorizedFetch("chat", init) : await fetch("chat", init);
       const raw = await res.text();
       let data = null;
       try {
@@ -209,7 +256,10 @@ window.falconAnswers = (() => {
           ? { reply: data.msg }
           : { error: httpError(res.status, data) };
     } catch {
-      outcome = { error: { title: "Network error", detail: "Could not reach the server. Check your connection." } };
+      outcome =
+        auth && auth.enabled() && !auth.active()
+          ? { error: httpError(401, null) } // the refresh was refused: the session has ended
+          : { error: { title: "Network error", detail: "Could not reach the server. Check your connection." } };
     }
     end(cur, outcome); // nothing when it was cancelled or timed out first
   }
@@ -229,7 +279,7 @@ window.falconAnswers = (() => {
   // Asks for one answer to `body` ({ text, history }): `on.text(soFar)` as it streams,
   // `on.notice(text | null)` while it has not started, then `on.end(outcome)` once. Returns { cancel() }: ends it at once, on.end is not called.
   function ask(body, on) {
-    const cur = { id: `a${Date.now().toString(36)}${++lastId}`, text: "", limit: setting("timeoutMs", DEFAULT_TIMEOUT_MS), on, ended: false };
+    const cur = { id: `a${Date.now().toString(36)}${++lastId}`, text: "", limit: setting("timeoutMs", DEFAULT_TIMEOUT_MS), on, ended: false, body };
     current = cur;
     arm(cur);
     send(cur, body);

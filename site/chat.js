@@ -9,6 +9,7 @@
   const HISTORY_ENTRIES = 10; // user + assistant entries, i.e. the last 5 exchanges
   const HISTORY_CHARS = 8000; // over all entries' content
   const answers = window.falconAnswers;
+  const auth = window.falconSignIn;
 
   const $ = (id) => document.getElementById(id);
   const log = $("log");
@@ -137,9 +138,15 @@
       box.append(el("strong", "", turn.error.title), el("span", "detail", turn.error.detail));
       if (turn === turns[turns.length - 1] && turn.error.retry !== false) {
         const actions = el("div", "actions");
-        const retry = el("button", "retry", "Retry");
+        // Signed out (401): sign in again; the conversation waits in this tab's storage.
+        const again = turn.error.signIn && auth && auth.enabled();
+        const retry = el("button", "retry", again ? "Sign in again" : "Retry");
         retry.type = "button";
         retry.addEventListener("click", () => {
+          if (again) {
+            auth.signIn();
+            return;
+          }
           if (inflight) return;
           input.focus();
           request(turn);
@@ -179,7 +186,7 @@
   }
 
   function setBusy(busy) {
-    sendButton.disabled = busy;
+    sendButton.disabled = busy || input.disabled; // input is disabled while signed out
     if (!busy && document.activeElement === stopButton) input.focus();
     stopButton.hidden = !busy;
   }
@@ -272,6 +279,30 @@
   input.addEventListener("input", answers.preconnect);
   stopButton.addEventListener("click", stop);
   $("new-chat").addEventListener("click", newChat);
+
+  // Sign-in (signin.js): who is signed in, Sign out, and the sign-in panel when nobody is.
+  const panel = $("signin-panel");
+  function signInState(state) {
+    const signedIn = state.mode === "signed-in";
+    const blocked = state.mode === "signed-out" || state.mode === "redirecting" || state.mode === "starting";
+    $("who").hidden = !signedIn;
+    $("sign-out").hidden = !signedIn;
+    $("who-email").textContent = signedIn ? state.email : "";
+    panel.hidden = state.mode !== "signed-out";
+    $("signin-message").textContent = state.message || "This chatbot is for signed-in users.";
+    input.disabled = blocked;
+    sendButton.disabled = blocked || Boolean(inflight);
+  }
+  if (auth) {
+    signInState({ mode: "starting" });
+    auth.onChange(signInState);
+    auth.start().then(signInState, () => signInState({ mode: "signed-out", message: "Sign-in could not start. Reload the page." }));
+    $("sign-in").addEventListener("click", () => auth.signIn());
+    $("sign-out").addEventListener("click", () => {
+      if (inflight) inflight.answer.cancel();
+      auth.signOut();
+    });
+  }
 
   turns.forEach((turn) => show(turn));
 })();

@@ -1,9 +1,7 @@
+import { ApiGatewayAuthorizer } from "@cdktf/provider-aws/lib/api-gateway-authorizer";
+import type { ApiGatewayIntegration } from "@cdktf/provider-aws/lib/api-gateway-integration";
 import { ApiGatewayDeployment } from "@cdktf/provider-aws/lib/api-gateway-deployment";
 import { ApiGatewayGatewayResponse } from "@cdktf/provider-aws/lib/api-gateway-gateway-response";
-import { ApiGatewayIntegration } from "@cdktf/provider-aws/lib/api-gateway-integration";
-import { ApiGatewayIntegrationResponse } from "@cdktf/provider-aws/lib/api-gateway-integration-response";
-import { ApiGatewayMethod } from "@cdktf/provider-aws/lib/api-gateway-method";
-import { ApiGatewayMethodResponse } from "@cdktf/provider-aws/lib/api-gateway-method-response";
 import { ApiGatewayMethodSettings } from "@cdktf/provider-aws/lib/api-gateway-method-settings";
 import { ApiGatewayModel } from "@cdktf/provider-aws/lib/api-gateway-model";
 import { ApiGatewayRequestValidator } from "@cdktf/provider-aws/lib/api-gateway-request-validator";
@@ -18,17 +16,17 @@ import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { Fn, ITerraformDependable, TerraformResource } from "cdktf";
 import { Construct } from "constructs";
 import {
-  CHAT_ERRORS,
   ChatRequestLimits,
   ERROR_SCHEMA,
   GATEWAY_ERRORS,
   REPLY_SCHEMA,
+  TICKET_SCHEMA,
   chatRequestSchema,
-  errorResponseTemplate,
   gatewayResponseTemplate,
 } from "./chat-contract";
 import { configurationHash } from "./configuration-hash";
 import { policyDocument, servicePrincipalTrust } from "./iam";
+import { CHAT_TEMPLATE, TICKET_TEMPLATE, lambdaMethod } from "./rest-lambda-method";
 
 /** Options of {@link ChatApi}. */
 export interface ChatApiOptions {
@@ -58,6 +56,14 @@ export interface ChatApiOptions {
   readonly tracing?: boolean;
   /** POST /chat requires an API key (the one CloudFront sends). @default false */
   readonly apiKeyRequired?: boolean;
+  /**
+   * Sign-in: every method needs a valid ID token of this Cognito user pool (API Gateway
+   * answers 401 without one), the function learns the caller from the token's claims, and
+   * `POST /chat/ticket` mints WebSocket tickets. @default none: the open API
+   */
+  readonly userPoolArn?: string;
+  /** With `userPoolArn`: `POST /chat/ticket` for the WebSocket's `$connect`. @default true */
+  readonly ticketRoute?: boolean;
 }
 
 /**
@@ -118,50 +124,49 @@ export class ChatApi extends Construct {
       validateRequestParameters: false,
     });
 
-    const method = new ApiGatewayMethod(this, "post-method", {
+    let authorizer: ApiGatewayAuthorizer | undefined;
+    if (options.userPoolArn) {
+      authorizer = new ApiGatewayAuthorizer(this, "authorizer", {
+        restApiId: apiId,
+        name: "cognito-id-token",
+        type: "COGNITO_USER_POOLS",
+        providerArns: [options.userPoolArn],
+        // Without OAuth scopes on the methods, API Gateway expects the ID token here.
+        identitySource: "method.request.header.Authorization",
+      });
+    }
+    const common = {
       restApiId: apiId,
+      invokeArn: fn.invokeArn,
+      credentials: this.credentialsRole.arn,
+      timeoutMs: options.integrationTimeoutMs ?? 29_000,
+      apiKeyRequired: options.apiKeyRequired ?? false,
+      authorizerId: authorizer?.id,
+      errorModel,
+    };
+    const methods = lambdaMethod(this, "", {
+      ...common,
       resourceId: chat.id,
       httpMethod: "POST",
-      authorization: "NONE",
-      apiKeyRequired: options.apiKeyRequired ?? false,
-      requestValidatorId: validator.id,
-      requestModels: { "application/json": requestModel.name },
+      validatorId: validator.id,
+      requestModel,
+      replyModel,
+      requestTemplate: authorizer ? CHAT_TEMPLATE : undefined,
     });
-
-    const integration = new ApiGatewayIntegration(this, "post-integration", {
-      restApiId: apiId,
-      resourceId: chat.id,
-      httpMethod: method.httpMethod,
-      // Non-proxy Lambda integration: the request body is the event; errors are mapped below.
-      type: "AWS",
-      integrationHttpMethod: "POST",
-      uri: fn.invokeArn,
-      credentials: this.credentialsRole.arn,
-      passthroughBehavior: "WHEN_NO_TEMPLATES",
-      timeoutMilliseconds: options.integrationTimeoutMs ?? 29_000,
-    });
-
-    const responses: TerraformResource[] = [];
-    const statuses = [{ statusCode: 200, selectionPattern: undefined }, ...CHAT_ERRORS];
-    for (const { statusCode, selectionPattern } of statuses) {
-      const methodResponse = new ApiGatewayMethodResponse(this, `method-response-${statusCode}`, {
-        restApiId: apiId,
-        resourceId: chat.id,
-        httpMethod: method.httpMethod,
-        statusCode: String(statusCode),
-        responseModels: { "application/json": (statusCode === 200 ? replyModel : errorModel).name },
-      });
-      const integrationResponse = new ApiGatewayIntegrationResponse(this, `integration-response-${statusCode}`, {
-        restApiId: apiId,
-        resourceId: chat.id,
-        httpMethod: method.httpMethod,
-        statusCode: methodResponse.statusCode,
-        // No pattern: the default response, used when the function returned normally.
-        selectionPattern,
-        responseTemplates: selectionPattern === undefined ? undefined : { "application/json": errorResponseTemplate(statusCode) },
-        dependsOn: [integration],
-      });
-      responses.push(methodResponse, integrationResponse);
+    const integration = methods[1] as ApiGatewayIntegration;
+    const signInResources: TerraformResource[] = [];
+    if (authorizer) signInResources.push(authorizer);
+    if (authorizer && (options.ticketRoute ?? true)) {
+      // Every route this API adds lives under /chat/ (CloudFront's /chat/* behaviour).
+      const ticket = new ApiGatewayResource(this, "ticket-resource", { restApiId: apiId, parentId: chat.id, pathPart: "ticket" });
+      const ticketModel = this.model("ticket-model", "ChatTicket", TICKET_SCHEMA);
+      signInResources.push(ticket, ticketModel, ...lambdaMethod(this, "ticket", {
+        ...common,
+        resourceId: ticket.id,
+        httpMethod: "POST",
+        replyModel: ticketModel,
+        requestTemplate: TICKET_TEMPLATE,
+      }));
     }
 
     // API Gateway's own errors (invalid body, throttling, the usage plan's quota, integration
@@ -177,7 +182,7 @@ export class ChatApi extends Construct {
     );
 
     const redeployOn: TerraformResource[] = [
-      chat, requestModel, replyModel, errorModel, validator, method, integration, ...responses, ...gatewayResponses,
+      chat, requestModel, replyModel, errorModel, validator, ...methods, ...gatewayResponses, ...signInResources,
     ];
     const deployment = new ApiGatewayDeployment(this, "deployment", {
       restApiId: apiId,

@@ -119,6 +119,15 @@ export const ERROR_SCHEMA: Record<string, unknown> = {
   properties: { message: { type: "string" }, reason: { type: "string" } },
 };
 
+/** JSON schema of `POST /chat/ticket`'s answer: a single-use WebSocket ticket. */
+export const TICKET_SCHEMA: Record<string, unknown> = {
+  $schema: "http://json-schema.org/draft-04/schema#",
+  title: "ChatTicket",
+  type: "object",
+  required: ["ticket", "expires_in"],
+  properties: { ticket: { type: "string" }, expires_in: { type: "integer" } },
+};
+
 /** JSON schema of a successful answer (`msg` is the original sample's field). */
 export const REPLY_SCHEMA: Record<string, unknown> = {
   $schema: "http://json-schema.org/draft-04/schema#",

@@ -41,6 +41,8 @@ export interface ChatStreamOptions {
    * references (the distribution's domain).
    */
   readonly allowedOrigins: readonly string[];
+  /** Further environment variables of the function (sign-in). @default none */
+  readonly environment?: Readonly<Record<string, string>>;
   /** Answers one connection may ask for. @default 50 */
   readonly maxAnswersPerConnection?: number;
   /** Steady-state messages per second across the stage. @default 10 */
@@ -124,6 +126,7 @@ export class ChatStream extends Construct {
         ALLOWED_ORIGINS: JSON.stringify(options.allowedOrigins),
         CONNECTIONS_TABLE: this.connectionsTable.name,
         MAX_ANSWERS_PER_CONNECTION: String(options.maxAnswersPerConnection ?? 50),
+        ...options.environment,
       },
       runtime: options.runtime,
       timeoutSeconds: options.timeoutSeconds,

@@ -16,6 +16,7 @@ import { ModelEndpoint, VARIANT_NAME } from "./model/model-endpoint";
 import { Operations } from "./operations/operations";
 import type { WatchedFunction } from "./operations/watched";
 import { createProviders } from "./providers";
+import { SignIn } from "./signin/sign-in";
 import { ApiRoute, SiteHosting } from "./site-hosting";
 import { StateBackend } from "./state-backend";
 
@@ -67,6 +68,8 @@ export class ChatbotStack extends TerraformStack {
   public readonly customDomain?: CustomDomain;
   /** Alarms, their topics, the dashboard, saved queries and the budget. */
   public readonly operations: Operations;
+  /** The user pool, the identity store and what the functions need of them (`auth` = `cognito`). */
+  public readonly signIn?: SignIn;
 
   constructor(scope: Construct, id: string, options: ChatbotStackOptions) {
     super(scope, id);
@@ -125,13 +128,35 @@ export class ChatbotStack extends TerraformStack {
       sourceDir: options.lambdaDir ?? path.join(PROJECT_ROOT, "lambda-chat"),
       requiredFiles: c.streaming ? ["lambda_function.py", "stream_function.py", "stream_failures/notice.py"] : ["lambda_function.py"],
     });
+    // The distribution (below) is created after the pool that needs its domain: resolved at synth.
+    const siteOrigins = [
+      Lazy.stringValue({ produce: () => `https://${this.site.distribution.domainName}` }),
+      ...(c.domainName ? [`https://${c.domainName}`] : []),
+    ];
+    if (c.auth === "cognito") {
+      this.signIn = new SignIn(this, "sign-in", {
+        settings: c,
+        namePrefix: `chatbot-${c.name}`,
+        region: c.region,
+        siteOrigins,
+        code,
+        triggerFunctionName: `chatbot-pre-sign-up-${c.name}`,
+        runtime: c.lambdaRuntime,
+        logRetentionDays: c.logRetentionDays,
+        streaming: c.streaming,
+      });
+    }
+    const signInEnvironment = this.signIn?.functionEnvironment();
+
     this.chatFunction = new ChatFunction(this, "chat-function", {
       functionName: `${c.functionName}-${c.name}`,
       code,
       settings,
       endpointArn,
+      environment: signInEnvironment,
       ...functionDefaults,
     });
+    this.signIn?.grantChat(this.chatFunction.role);
 
     this.chatApi = new ChatApi(this, "chat-api", {
       region: c.region,
@@ -147,6 +172,8 @@ export class ChatbotStack extends TerraformStack {
       logRetentionDays: c.logRetentionDays,
       apiKeyRequired: c.cloudFrontOnly,
       tracing: c.tracing,
+      userPoolArn: this.signIn?.userPool.pool.arn,
+      ticketRoute: c.streaming,
     });
 
     if (c.streaming) {
@@ -160,10 +187,8 @@ export class ChatbotStack extends TerraformStack {
         // The distribution (below) needs this API's domain, and the origin check needs the
         // distribution's: resolved at synth. Terraform sees no cycle because the
         // distribution refers only to the API's id and the literal stage name.
-        allowedOrigins: [
-          Lazy.stringValue({ produce: () => `https://${this.site.distribution.domainName}` }),
-          ...(c.domainName ? [`https://${c.domainName}`] : []),
-        ],
+        allowedOrigins: siteOrigins,
+        environment: signInEnvironment,
         maxAnswersPerConnection: c.maxAnswersPerConnection,
         throttlingRateLimit: c.streamThrottlingRateLimit,
         throttlingBurstLimit: c.streamThrottlingBurstLimit,
@@ -171,6 +196,7 @@ export class ChatbotStack extends TerraformStack {
         apiKeyRequired: c.cloudFrontOnly,
         ...functionDefaults,
       });
+      this.signIn?.grantStream(this.chatStream.streamFunction.role, this.chatStream.api.executionArn, STREAM_STAGE, this.chatStream.connectionsTable.arn);
     }
 
     // Only requests through CloudFront reach the APIs: it alone sends their key.
@@ -188,10 +214,13 @@ export class ChatbotStack extends TerraformStack {
       });
       originHeaders = { [API_KEY_HEADER]: this.originKey.value };
     }
-    const apiRoutes: ApiRoute[] = [
-      // CloudFront waits past the integration timeout, so API Gateway's answer (or its 504) reaches the viewer.
-      { pathPattern: "/chat", originId: "chat-api", domainName: this.chatApi.domainName, originPath: `/${c.stage}`, originHeaders, originReadTimeoutSeconds: originReadTimeoutSeconds(c.integrationTimeoutMs) },
-    ];
+    // CloudFront waits past the integration timeout, so API Gateway's answer (or its 504) reaches the viewer.
+    const chatRoute = { originId: "chat-api", domainName: this.chatApi.domainName, originPath: `/${c.stage}`, originHeaders, originReadTimeoutSeconds: originReadTimeoutSeconds(c.integrationTimeoutMs) };
+    const apiRoutes: ApiRoute[] = [{ pathPattern: "/chat", ...chatRoute }];
+    if (this.signIn) {
+      // The routes sign-in adds (POST /chat/ticket) go to the same API; `/chat*` would also catch chat.html.
+      apiRoutes.push({ pathPattern: "/chat/*", ...chatRoute });
+    }
     if (this.chatStream) {
       // The WebSocket handshake is a GET.
       apiRoutes.push({ pathPattern: `/${STREAM_STAGE}`, originId: "chat-stream", domainName: this.chatStream.domainName, allowedMethods: ["GET", "HEAD"], originHeaders });
@@ -220,7 +249,9 @@ export class ChatbotStack extends TerraformStack {
       customDomain: this.customDomain,
       comment: `Falcon chatbot (${c.name})`,
       ipv6: servesIpv6(c.allowedIpRanges),
+      connectOrigins: this.signIn ? [this.signIn.origin] : undefined,
     });
+    this.signIn?.writePageConfig(this.site.bucket.id);
     this.customDomain?.aliasTo(this.site.distribution, servesIpv6(c.allowedIpRanges));
 
     const functions: WatchedFunction[] = [
@@ -263,10 +294,18 @@ export class ChatbotStack extends TerraformStack {
       value: this.chatApi.chatUrl,
       description: c.cloudFrontOnly ? "POST /chat on API Gateway; answers 403 without CloudFront's key (use https://<domain>/chat)" : "POST /chat on API Gateway (the page uses https://<domain>/chat)",
     });
+    const auth = this.signIn ? ` -H "Authorization: $ID_TOKEN"` : "";
     new TerraformOutput(this, "CurlExample", {
-      value: `curl -s -X POST https://${domain}/chat -H 'Content-Type: application/json' -d '{"text":"What is Amazon SageMaker?"}'`,
-      description: "Try the API from a shell",
+      value: `curl -s -X POST https://${domain}/chat -H 'Content-Type: application/json'${auth} -d '{"text":"What is Amazon SageMaker?"}'`,
+      description: this.signIn ? "Try the API from a shell; README \"Sign-in\" shows how to get ID_TOKEN" : "Try the API from a shell",
     });
+    if (this.signIn) {
+      const pool = this.signIn.userPool;
+      new TerraformOutput(this, "UserPoolId", { value: pool.pool.id, description: "Cognito user pool of the chat's accounts (README: creating the first user)" });
+      new TerraformOutput(this, "UserPoolClientId", { value: pool.client.id, description: "The page's app client" });
+      new TerraformOutput(this, "SignInUrl", { value: pool.origin, description: "Cognito's hosted sign-in domain" });
+      new TerraformOutput(this, "DailyUsageTable", { value: this.signIn.store.usage.name, description: "Answers per person per UTC day (scripts/daily_usage.py)" });
+    }
     new TerraformOutput(this, "SiteBucketName", { value: this.site.bucket.bucket, description: "Bucket holding the page" });
     if (this.chatStream) {
       new TerraformOutput(this, "StreamUrl", { value: `wss://${domain}/${STREAM_STAGE}`, description: "WebSocket the page streams answers from" });

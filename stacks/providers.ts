@@ -31,16 +31,16 @@ export function awsProviderSettings(environment: string, emulatorUrl?: string, a
   };
 }
 
-/** Services the stack calls, for the emulator's endpoint list. */
-const SERVICES = [
-  "acm", "apigateway", "apigatewayv2", "applicationautoscaling", "budgets", "cloudfront", "cloudwatch", "cloudwatchlogs",
+/** Services the stack calls, for the emulator's endpoint list (__tests__/emulator-endpoints.test.ts checks every resource has its own). */
+export const EMULATED_SERVICES = [
+  "acm", "apigateway", "apigatewayv2", "applicationautoscaling", "budgets", "cloudfront", "cloudwatch", "cloudwatchlogs", "cognitoidp",
   "dynamodb", "iam", "kms", "lambda", "route53", "s3", "sagemaker", "sns", "sts", "wafv2",
 ] as const;
 
 /** AWS provider settings that send every call to an AWS emulator (tests only). */
 function emulatorSettings(url: string): { endpoints: AwsProviderEndpoints[]; skipCredentialsValidation: boolean; skipMetadataApiCheck: string; skipRegionValidation: boolean; s3UsePathStyle: boolean } {
   return {
-    endpoints: [Object.fromEntries(SERVICES.map((service) => [service, url])) as AwsProviderEndpoints],
+    endpoints: [Object.fromEntries(EMULATED_SERVICES.map((service) => [service, url])) as AwsProviderEndpoints],
     skipCredentialsValidation: true,
     skipMetadataApiCheck: "true",
     skipRegionValidation: true,

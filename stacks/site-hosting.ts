@@ -32,6 +32,19 @@ export interface SiteHostingOptions {
   readonly comment: string;
   /** Serve viewers over IPv6 too (off for an IPv4-only allow-list, see `servesIpv6`). @default true */
   readonly ipv6?: boolean;
+  /**
+   * Origins the page may call besides its own (the sign-in domain), added to `connect-src`
+   * of chat.html's Content-Security-Policy at synth. @default none
+   */
+  readonly connectOrigins?: readonly string[];
+}
+
+/** chat.html with `extra` origins appended to its CSP's `connect-src` (which must be there). */
+export function withConnectOrigins(html: string, extra: readonly string[]): string {
+  if (extra.length === 0) return html;
+  const csp = /(http-equiv="Content-Security-Policy" content="[^"]*connect-src )([^;"]*)/;
+  if (!csp.test(html)) throw new Error("chat.html has no Content-Security-Policy with connect-src to add the sign-in origin to");
+  return html.replace(csp, (_, head: string, sources: string) => `${head}${sources} ${extra.join(" ")}`);
 }
 
 /** One path of the site that CloudFront sends to an API. */
@@ -134,7 +147,8 @@ export class SiteHosting extends Construct {
           domainName: this.bucket.bucketRegionalDomainName,
           originAccessControlId: oac.id,
         },
-        ...options.apiRoutes.map((route) => ({
+        // One origin per API: several paths (/chat, /chat/*) may share it.
+        ...options.apiRoutes.filter((route, i, all) => all.findIndex((r) => r.originId === route.originId) === i).map((route) => ({
           originId: route.originId,
           domainName: route.domainName,
           originPath: route.originPath,
@@ -209,20 +223,26 @@ export class SiteHosting extends Construct {
 
     this.objectKeys = listFiles(options.siteDir).filter((f) => !f.split("/").some((p) => p.startsWith(".")));
     if (!this.objectKeys.includes("chat.html")) throw new Error(`${options.siteDir} has no chat.html, the page CloudFront serves at /`);
-    for (const key of this.objectKeys) this.uploadFile(options.siteDir, key, bucketId);
+    for (const key of this.objectKeys) this.uploadFile(options.siteDir, key, bucketId, options.connectOrigins ?? []);
   }
 
   /**
    * One object per file, each from its own asset folder named by its content hash:
    * editing one file changes one object in the plan and leaves the others alone.
    */
-  private uploadFile(siteDir: string, key: string, bucketId: string): void {
+  private uploadFile(siteDir: string, key: string, bucketId: string, connectOrigins: readonly string[]): void {
     const contentType = CONTENT_TYPES[path.extname(key).toLowerCase()];
     if (contentType === undefined) {
       throw new Error(`site file ${key} has no known Content-Type; add its extension to CONTENT_TYPES in stacks/site-hosting.ts`);
     }
     const id = `file-${key.replace(/[^A-Za-z0-9]+/g, "-").toLowerCase()}`;
     const file = path.join(siteDir, key);
+    if (key === "chat.html" && connectOrigins.length > 0) {
+      // Rewritten at synth: the object's content is in the plan, reviewable like the rest.
+      const content = withConnectOrigins(fs.readFileSync(file, "utf8"), connectOrigins);
+      new S3Object(this, id, { bucket: bucketId, key, content, contentType, cacheControl: "no-cache" });
+      return;
+    }
     const asset = new TerraformAsset(this, `${id}-asset`, { path: file, type: AssetType.FILE });
     new S3Object(this, id, {
       bucket: bucketId,

@@ -45,6 +45,8 @@ export async function startHarness(dev: DevServerOptions = {}): Promise<Harness>
     startDevServer({
       port: 0,
       log: (line) => serverLog.push(line),
+      // The page's behaviours without sign-in (auth: none); signin.test.ts opts in.
+      auth: false,
       ...dev,
       lambdaEnv: { MODEL_READ_TIMEOUT_SECONDS: String(MODEL_READ_TIMEOUT_SECONDS), ...dev.lambdaEnv },
     }),

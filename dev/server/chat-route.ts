@@ -41,11 +41,23 @@ export interface ChatRouteOptions {
   maxBodyBytes: number;
   integrationTimeoutMs: number;
   log: Log;
+  /**
+   * Sign-in: the caller from a valid ID token, or null, which API Gateway's authorizer
+   * answers with 401 before anything else. @default none: the open API
+   */
+  caller?: (req: http.IncomingMessage) => Record<string, string> | null;
+  /** `ticket`: POST /chat/ticket, whose template sends no body. @default "chat" */
+  action?: "chat" | "ticket";
 }
 
 /** The handler of POST /chat: body → Lambda event, result or raised error → HTTP answer. */
-export function chatRoute({ invoke, maxBodyBytes, integrationTimeoutMs, log }: ChatRouteOptions) {
+export function chatRoute({ invoke, maxBodyBytes, integrationTimeoutMs, log, caller, action = "chat" }: ChatRouteOptions) {
   return async function chat(req: http.IncomingMessage, res: http.ServerResponse) {
+    const who = caller ? caller(req) : undefined;
+    if (who === null) {
+      sendJson(res, 401, gatewayError("UNAUTHORIZED", "Unauthorized"));
+      return;
+    }
     const raw = await readBody(req, maxBodyBytes);
     let event: unknown;
     try {
@@ -54,10 +66,12 @@ export function chatRoute({ invoke, maxBodyBytes, integrationTimeoutMs, log }: C
       event = undefined;
     }
     // The request model requires a JSON object; the Lambda checks the fields itself.
-    if (event === null || typeof event !== "object" || Array.isArray(event)) {
+    if (action === "chat" && (event === null || typeof event !== "object" || Array.isArray(event))) {
       sendJson(res, 400, gatewayError("BAD_REQUEST_BODY", "Invalid request body"));
       return;
     }
+    // The mapping templates of stacks/rest-lambda-method.ts: the caller only from the token.
+    if (who) event = action === "ticket" ? { action: "ticket", caller: who } : { body: event, caller: who };
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), integrationTimeoutMs);

@@ -18,6 +18,13 @@ const USAGE = `Usage: npm run dev -- [options] [-- <extra dev/fake_sagemaker.py 
   --sagemaker       use a real SageMaker endpoint and your AWS credentials
   --endpoint NAME   endpoint name (default ${DEFAULT_ENDPOINT})
   --region R        AWS region (default $AWS_REGION or ${DEFAULT_REGION})
+  --no-auth         no sign-in (auth: none): anyone may chat, as in the original sample
+  --user EMAIL:PASSWORD
+                    an account of the local Cognito stand-in (repeatable); without one,
+                    dev@example.com with a password printed at start
+  --admin EMAIL     put that account in the admin group (no daily allowance; repeatable)
+  --daily-answers-per-user N
+                    answers per person per UTC day (default 200; 0 = unlimited)
   -h, --help        this text
 
 Fake model pace, after a second --: e.g. npm run dev -- -- --first-token-ms 800 --tokens-per-second 10`;
@@ -39,6 +46,10 @@ export async function main(argv: string[]) {
         sagemaker: { type: "boolean", default: false },
         endpoint: { type: "string" },
         region: { type: "string" },
+        "no-auth": { type: "boolean", default: false },
+        user: { type: "string", multiple: true },
+        admin: { type: "string", multiple: true },
+        "daily-answers-per-user": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -67,6 +78,23 @@ export async function main(argv: string[]) {
     console.error(`--concurrency and --max-event-age-ms must be positive integers\n\n${USAGE}`);
     process.exit(2);
   }
+  const users = (values.user ?? []).map((spec) => {
+    const at = spec.indexOf(":");
+    return { email: spec.slice(0, at), password: spec.slice(at + 1), groups: (values.admin ?? []).includes(spec.slice(0, at)) ? ["admin"] : [] };
+  });
+  if (users.some((u) => !/^[^\s@:]+@[^\s@:]+$/.test(u.email) || u.password.length === 0)) {
+    console.error(`--user must be EMAIL:PASSWORD, e.g. --user ann@example.com:Secret-pass-1\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const allowance = values["daily-answers-per-user"] === undefined ? undefined : Number(values["daily-answers-per-user"]);
+  if (allowance !== undefined && !(Number.isInteger(allowance) && allowance >= 0)) {
+    console.error(`--daily-answers-per-user must be a whole number, 0 or more (0 = unlimited)\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values["no-auth"] && (users.length || allowance !== undefined)) {
+    console.error("--user and --daily-answers-per-user need sign-in; leave out --no-auth");
+    process.exit(2);
+  }
   if (values.sagemaker && positionals.length) {
     console.error("extra fake model arguments make no sense with --sagemaker");
     process.exit(2);
@@ -86,6 +114,9 @@ export async function main(argv: string[]) {
       sagemaker: values.sagemaker,
       endpoint: values.endpoint,
       region: values.region,
+      auth: !values["no-auth"],
+      users: users.length ? users : undefined,
+      dailyAnswersPerUser: allowance,
     });
   } catch (error) {
     console.error(`dev server: ${error instanceof StartupError ? error.message : (error as Error).stack}`);
@@ -96,6 +127,13 @@ export async function main(argv: string[]) {
     : `fake ${values.model ?? "tiiuae/Falcon3-7B-Instruct"} at ${dev.modelUrl}`;
   const limit = rateLimit ? `; WAF rate rule ${rateLimit} per 5 min` : "";
   console.log(`Falcon chat dev server: ${dev.url}  (WebSocket ${dev.url.replace(/^http/, "ws")}stream; ${model}${limit}; Ctrl-C stops)`);
+
+  if (dev.cognito) {
+    console.log(`Sign-in: local Cognito stand-in at ${dev.cognito.url}; daily allowance ${allowance ?? 200} answers per person`);
+    for (const u of dev.users) console.log(`  account ${u.email}  password ${values.user?.length ? "(as given)" : u.password}${u.groups?.length ? "  (admin)" : ""}`);
+  } else {
+    console.log("Sign-in: off (--no-auth); anyone may chat");
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -17,7 +17,10 @@ const CONTENT_TYPES: Record<string, string> = {
   ".txt": "text/plain; charset=utf-8",
 };
 
-export async function serveStatic(req: http.IncomingMessage, res: http.ServerResponse, siteDir: string, pathname: string) {
+/** Rewrites a file's content as the stack does at synth (chat.html's CSP with sign-in). */
+export type Transform = (relative: string, content: Buffer) => Buffer | string;
+
+export async function serveStatic(req: http.IncomingMessage, res: http.ServerResponse, siteDir: string, pathname: string, transform?: Transform) {
   if (req.method !== "GET" && req.method !== "HEAD") {
     send(res, 405, "Method Not Allowed\n", "text/plain; charset=utf-8", { Allow: "GET, HEAD" });
     return;
@@ -35,7 +38,8 @@ export async function serveStatic(req: http.IncomingMessage, res: http.ServerRes
     try {
       if ((await stat(file)).isFile()) {
         const type = CONTENT_TYPES[path.extname(file).toLowerCase()] ?? "application/octet-stream";
-        send(res, 200, await readFile(file), type);
+        const content = await readFile(file);
+        send(res, 200, transform ? transform(relative, content) : content, type);
         return;
       }
     } catch {

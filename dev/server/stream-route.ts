@@ -117,7 +117,19 @@ export function streamGateway(options: StreamGatewayOptions) {
   const integrationTimeoutMs = options.integrationTimeoutMs ?? 29_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 600_000;
   const maxConnectionMs = options.maxConnectionMs ?? 7_200_000;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: FRAME_LIMIT_BYTES, perMessageDeflate: false });
+  // $connect's answer may select one of the offered subprotocols (a `Sec-WebSocket-Protocol`
+  // header in its `headers`), as API Gateway passes it on; without one, none is selected and
+  // a browser that offered some fails the handshake, as against API Gateway.
+  const selected = new WeakMap<http.IncomingMessage, string>();
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: FRAME_LIMIT_BYTES,
+    perMessageDeflate: false,
+    handleProtocols: (protocols, req) => {
+      const choice = selected.get(req);
+      return choice !== undefined && protocols.has(choice) ? choice : false;
+    },
+  });
   const sockets = new Set<WebSocket>();
   let stopping = false;
 
@@ -163,7 +175,7 @@ export function streamGateway(options: StreamGatewayOptions) {
     };
     const event = { ...headersOf(req, ip), requestContext: context("$connect", "CONNECT", base), isBase64Encoded: false };
     const reply = await route(event);
-    const result = reply !== "timeout" && reply.ok ? (reply.result as { statusCode?: unknown; body?: unknown } | null) : null;
+    const result = reply !== "timeout" && reply.ok ? (reply.result as { statusCode?: unknown; body?: unknown; headers?: Record<string, unknown> } | null) : null;
     const status = typeof result?.statusCode === "number" ? result.statusCode : 500;
     if (status !== 200) {
       if (reply === "timeout" || !reply.ok) log(`[stream] $connect failed: ${reply === "timeout" ? "integration timeout" : reply.errorMessage}`);
@@ -171,6 +183,8 @@ export function streamGateway(options: StreamGatewayOptions) {
       return;
     }
     if (socket.destroyed) return; // the client gave up while $connect ran
+    const protocol = Object.entries(result?.headers ?? {}).find(([name]) => name.toLowerCase() === "sec-websocket-protocol")?.[1];
+    if (typeof protocol === "string") selected.set(req, protocol);
     wss.handleUpgrade(req, socket, head, (ws) => accepted(ws, base, req));
   }
 

@@ -2,6 +2,7 @@
  * The shape of the chatbot's configuration: every setting of one environment, with its
  * meaning and default, and the built-in defaults themselves.
  */
+import { SIGN_IN_DEFAULTS, SignInConfig } from "./signin-settings";
 
 /**
  * Text-generation parameters sent to the Hugging Face TGI container with every prompt.
@@ -31,7 +32,7 @@ export interface GenerationParameters {
 export type BackendKind = "local" | "s3" | "cloud";
 
 /** Every setting of one environment, after defaults and overrides are applied. */
-export interface EnvironmentConfig {
+export interface EnvironmentConfig extends SignInConfig {
   /** Environment name; the stack is `chatbot-<name>` and resource names end in `-<name>`. */
   readonly name: string;
   /** AWS region of every resource (CloudFront is global). @default "ap-northeast-2" */
@@ -233,7 +234,9 @@ export const DEFAULT_MESSAGES_GENERATION: GenerationParameters = {
 /** A short instruction: be helpful, and answer in the user's language. */
 export const DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in the language of the user's question.";
 
-type Derived = "name" | "stage" | "dataTrace" | "stateKey" | "stateRegion" | "modelInstanceType" | "modelId" | "generation" | "maxHistoryTurns" | "maxHistoryChars";
+type Derived =
+  | "name" | "stage" | "dataTrace" | "stateKey" | "stateRegion" | "modelInstanceType" | "modelId" | "generation"
+  | "maxHistoryTurns" | "maxHistoryChars" | "signInDomainPrefix";
 
 /** Built-in defaults: the original sample's values, with the fixes this project makes (runtime). */
 export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
@@ -274,6 +277,7 @@ export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
   tracing: false,
   backend: "local",
   tfcHostname: "app.terraform.io",
+  ...SIGN_IN_DEFAULTS,
 };
 
 /** The environment built when none is configured. */

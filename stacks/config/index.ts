@@ -12,3 +12,4 @@ export { servesIpv6 } from "./edge-settings";
 export { accountOf, accountStackName } from "./account-settings";
 export type { ChatbotContext } from "./settings";
 export { ENVIRONMENTS_ENV, SETTINGS } from "./settings";
+export * from "./signin-settings";

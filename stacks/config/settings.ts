@@ -1,5 +1,6 @@
 /** Every setting's name, environment variable and value kind, and the raw shapes read from cdktf.json. */
 import type { EnvironmentConfig } from "./environment";
+import { SIGN_IN_SETTINGS } from "./signin-settings";
 
 /** How an environment variable is read; a "list" is comma-separated there and a JSON list in cdktf.json. */
 export type ValueKind = "string" | "int" | "number" | "boolean" | "json" | "list";
@@ -62,6 +63,7 @@ export const SETTINGS: Readonly<Record<Exclude<keyof EnvironmentConfig, "name">,
   tfcWorkspace: { env: "CHATBOT_TFC_WORKSPACE", kind: "string" },
   tfcHostname: { env: "CHATBOT_TFC_HOSTNAME", kind: "string" },
   awsEndpointUrl: { env: "CHATBOT_AWS_ENDPOINT_URL", kind: "string" },
+  ...SIGN_IN_SETTINGS,
 };
 
 /** Selects which environments to build, e.g. `CHATBOT_ENVIRONMENTS=prod`. */

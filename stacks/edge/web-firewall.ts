@@ -79,11 +79,12 @@ export class WebFirewall extends Construct {
     }
 
     rule("aws-ip-reputation", { overrideAction: { none: {} }, statement: managedGroup("AWSManagedRulesAmazonIpReputationList") });
+    // A CloudFront pattern "/chat/*" is every path starting with "/chat/"; others are exact.
     const pathMatches = options.rateLimitedPaths.map((path) => ({
       byte_match_statement: {
         field_to_match: { uri_path: {} },
-        positional_constraint: "EXACTLY",
-        search_string: path,
+        positional_constraint: path.endsWith("/*") ? "STARTS_WITH" : "EXACTLY",
+        search_string: path.endsWith("/*") ? path.slice(0, -1) : path,
         text_transformation: [{ priority: 0, type: "NONE" }],
       },
     }));
