@@ -15,11 +15,12 @@ from typing import Any, Protocol
 
 
 # The reason of an error raised without one (contract/chat-errors.json, `reason` per status).
-DEFAULT_REASONS = {400: "invalid_request", 401: "unauthorized", 429: "busy", 500: "internal", 502: "model_error",
+DEFAULT_REASONS = {400: "invalid_request", 429: "busy", 500: "internal", 502: "model_error",
                    503: "model_not_running", 504: "model_timeout"}
 # Reasons the functions give besides those defaults (contract/error-reasons.json).
 CONNECTION_LIMIT = "connection_limit"  # 429: maxAnswersPerConnection reached
 BUSY = "busy"  # 429: the model is overloaded, or the streamed answer could not start in time
+UNAUTHORIZED = "unauthorized"  # 401: the sign-in behind a WebSocket has expired
 STREAM_FAILED = "stream_failed"  # 503: Lambda gave up on a streamed answer's run (crash, timeout)
 
 

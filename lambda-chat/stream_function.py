@@ -20,7 +20,7 @@ from typing import Any
 import stream_job
 from aws_clients import aws_client
 from connections import answer_counts
-from contract import CONNECTION_LIMIT, ChatError, ChatRequest, parse_request
+from contract import CONNECTION_LIMIT, UNAUTHORIZED, ChatError, ChatRequest, parse_request
 from failures import StartFailed, describe, to_chat_error
 from frames import ClientGone, FramePoster, PostFailed, management_client
 from identity.allowance import DailyAllowance, Reservation
@@ -164,7 +164,7 @@ def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
     except SignedOut:
         log.warning("stream refused: sign-in expired", extra={**fields, "status": 401})
         try:
-            poster.error(ChatError(401, SIGNED_OUT))
+            poster.error(ChatError(401, SIGNED_OUT, UNAUTHORIZED))
         except (ClientGone, PostFailed):
             log.warning("error frame not delivered", extra=fields)
         _close(endpoint, connection_id, fields)

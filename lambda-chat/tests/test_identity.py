@@ -163,7 +163,8 @@ def test_an_expired_sign_in_gets_a_401_frame_and_the_connection_is_closed(rest, 
     assert connect_with(ws, f"falcon-chat, ticket.{ticket}")["statusCode"] == 200
     time.sleep(1.1)
     ws.send({"action": "chat", "id": "q1", "text": "hi"})
-    assert ws.frames() == [{"type": "error", "id": "q1", "status": 401, "message": "your sign-in has expired; sign in again"}]
+    assert ws.frames() == [{"type": "error", "id": "q1", "status": 401, "message": "your sign-in has expired; sign in again",
+                           "reason": "unauthorized"}]
     assert connections.closed == [ws.connection_id]
     assert ws.invoke.invocations == []
 
@@ -178,7 +179,7 @@ def test_answers_count_and_the_allowance_answers_429_with_when_it_resets(rest, c
     with pytest.raises(Exception) as raised:
         rest.lambda_handler(rest_event({"text": "hi"}), context)
     message = str(raised.value)
-    assert message.startswith("[429] [daily_allowance] You have used all 3 answers of your daily allowance; it resets at 00:00 UTC (in ")
+    assert message.startswith("[429:daily_allowance] You have used all 3 answers of your daily allowance; it resets at 00:00 UTC (in ")
     assert usage(dynamodb, tables) == 3
 
 

@@ -190,7 +190,8 @@ def test_stream_survives_chunks_split_into_tiny_event_stream_parts(ws3):
 
 def test_stream_in_stream_error_object_becomes_an_error_frame(ws3):
     frames = ws3.ask({**ASK, "text": "Fail later [[tgierror]]"})
-    assert frames[-1] == {"type": "error", "id": "a1", "status": 502, "message": "the model failed to answer"}
+    assert frames[-1] == {"type": "error", "id": "a1", "status": 502, "message": "the model failed to answer",
+                          "reason": "model_error"}
     assert [f["type"] for f in frames[:-1]] == ["token"] * (len(frames) - 1) and frames[:-1]
 
 
