@@ -102,6 +102,7 @@ describe("ChatApi", () => {
       DEFAULT_4XX: "request_refused",
       DEFAULT_5XX: "internal",
       BAD_REQUEST_BODY: "invalid_request",
+      UNAUTHORIZED: "unauthorized",
       THROTTLED: "throttled",
       QUOTA_EXCEEDED: "site_quota",
       INTEGRATION_TIMEOUT: "model_timeout",

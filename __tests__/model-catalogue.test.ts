@@ -246,10 +246,17 @@ describe("model configuration", () => {
 });
 
 describe("the chat functions' model settings", () => {
+  /** The two functions that call the model (not the failure notice or the sign-up trigger). */
+  const chatFunctions = (json: any): any[] => {
+    const all = Object.values(json.resource.aws_lambda_function) as any[];
+    const chat = all.filter((fn) => ["lambda_function.lambda_handler", "stream_function.lambda_handler"].includes(fn.handler));
+    expect(chat).toHaveLength(2);
+    return chat;
+  };
 
   it("tell both functions to use the Messages API with Falcon 3's limits, without top_k or repetition penalty", () => {
     const json = synthStack(environmentConfig({ modelDeploy: true }));
-    for (const fn of Object.values(json.resource.aws_lambda_function) as any[]) {
+    for (const fn of chatFunctions(json)) {
       const env = fn.environment.variables;
       expect(env).toMatchObject({
         PAYLOAD_STYLE: "messages",
@@ -270,7 +277,7 @@ describe("the chat functions' model settings", () => {
 
   it("tell both functions to keep the seed's inputs payload for the seed's endpoint", () => {
     const json = synthStack(environmentConfig({}));
-    for (const fn of Object.values(json.resource.aws_lambda_function) as any[]) {
+    for (const fn of chatFunctions(json)) {
       expect(fn.environment.variables).toMatchObject({
         PAYLOAD_STYLE: "inputs",
         MODEL_TOKENIZER: "falcon",

@@ -135,14 +135,15 @@ describe("sign-in: the REST API", () => {
     expect(byId(json, "aws_api_gateway_integration", "chat-api_post-integration").request_templates["application/json"]).toMatch(/^\{"body": \$input\.json\('\$'\), "caller"/);
   });
 
-  it("answers a missing or invalid token with API Gateway's 401 in the {message} shape", () => {
-    const default4xx = resourcesOf(json, "aws_api_gateway_gateway_response").find((r) => r.response_type === "DEFAULT_4XX");
-    expect(default4xx.response_templates["application/json"]).toBe('{"message":$context.error.messageString}');
+  it("answers a missing or invalid token with API Gateway's 401 in the {message, reason} shape", () => {
+    const unauthorized = resourcesOf(json, "aws_api_gateway_gateway_response").find((r) => r.response_type === "UNAUTHORIZED");
+    expect(unauthorized.response_templates["application/json"]).toBe('{"message":$context.error.messageString,"reason":"unauthorized"}');
   });
 
-  it("turns an error's [reason] into a reason field of the body", () => {
+  it("turns an error's [429:daily_allowance] prefix into a reason field of the body", () => {
     const r429 = byId(json, "aws_api_gateway_integration_response", "chat-api_integration-response-429");
     expect(r429.response_templates["application/json"]).toContain('"reason": "$util.escapeJavaScript($reason)"');
+    expect(r429.response_templates["application/json"]).toContain('$raw.startsWith("[429:")');
   });
 
   it("shows how to send a token in the curl example", () => {
