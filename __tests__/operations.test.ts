@@ -227,7 +227,8 @@ describe("ChatDashboard", () => {
       "FalconChatbot TimeToFirstToken FunctionName p50 stream first token p50", "FalconChatbot TimeToFirstToken FunctionName p90 stream first token p90",
       "FalconChatbot GeneratedTokens FunctionName Sum chat generated tokens", "FalconChatbot GeneratedTokens FunctionName Sum stream generated tokens",
     ]);
-    expect(body.widgets.find((w: any) => w.type === "log").y).toBe(18);
+    expect(row.map((w: any) => [w.x, w.width, w.height])).toEqual([[0, 8, 9], [8, 8, 9], [16, 8, 9]]);
+    expect(body.widgets.find((w: any) => w.type === "log").y).toBe(21);
   });
 
   it("ends with the latest errors of both functions' logs", () => {

@@ -42,7 +42,8 @@ describe("the WAF's rate rule blocks the address", () => {
     for (let i = 0; i < LIMIT; i++) await fetch(new URL("chat", dev.url), { method: "POST", body: '{"text": "hi"}' });
     await send(s.page, "Hello");
     const bubble = await answered(s.page, 0);
-    expect(await bubble.locator("strong").innerText()).toBe("Too many requests — wait a moment, then retry");
+    // The WAF's body carries reason rate_limited (contract/edge-responses.json): its own words.
+    expect(await bubble.locator("strong").innerText()).toBe("Too many messages from your address — wait a few minutes, then retry");
     expect(await bubble.locator(".detail").innerText()).toBe(edgeResponses.tooManyRequests.message);
     expect(await s.page.locator(".turn .meta").last().innerText()).toContain("HTTP 429");
     // The handshake was refused by the WAF too, so the page went by POST.

@@ -77,6 +77,13 @@ async function expectRecovery(s: Session, sentBodies: () => ChatBody[] = () => s
   expect(sentBodies()[2].history).toHaveLength(2);
 }
 
+/** A rejected message (reason invalid_request) offers no Retry (the same text fails the same way), and the next message works. */
+async function expectNoRetry(s: Session) {
+  expect(await s.page.locator(".turn .retry").count()).toBe(0);
+  expect(await sendButton(s.page).isEnabled()).toBe(true);
+  expect(await ask(s.page, "And now?")).toContain("Echo: And now?");
+}
+
 describe("over POST /chat (the WebSocket refused)", () => {
   describe.each([
     { status: 400, name: "input the handler rejects", rewrite: (b: ChatBody) => ({ ...b, text: "   " }) },
@@ -99,8 +106,13 @@ describe("over POST /chat (the WebSocket refused)", () => {
       const shown = await errorShown(s.page);
       expect(shown.detail).toBe(message);
       expect(shown.meta).toContain(`HTTP ${status}`);
-      await expectRecovery(s);
-      expect(s.via).toEqual(["post", "post", "post"]);
+      if (status === 400) {
+        await expectNoRetry(s);
+        expect(s.via).toEqual(["post", "post"]);
+      } else {
+        await expectRecovery(s);
+        expect(s.via).toEqual(["post", "post", "post"]);
+      }
     });
   });
 
@@ -204,8 +216,13 @@ describe("over the WebSocket", () => {
       expect(frame.status).toBe(status);
       expect(shown.detail).toBe(frame.message);
       expect(shown.meta).toContain(`HTTP ${status}`);
-      await expectRecovery(s, sent);
-      expect(s.via).toEqual(["ws", "ws", "ws"]);
+      if (status === 400) {
+        await expectNoRetry(s);
+        expect(s.via).toEqual(["ws", "ws"]);
+      } else {
+        await expectRecovery(s, sent);
+        expect(s.via).toEqual(["ws", "ws", "ws"]);
+      }
     });
   });
 

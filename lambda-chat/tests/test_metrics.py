@@ -128,3 +128,12 @@ def test_outcome_line_is_valid_json_with_the_dimension_values_as_strings():
     line = outcome_line(503, "fn", "model_not_running", now_ms=1)
     assert json.loads(json.dumps(line)) == line
     assert line["_aws"]["Timestamp"] == 1 and line["Status"] == "503"
+
+
+def test_a_misconfigured_stream_function_counts_a_500_on_the_stream_path(ws_with, capsys):
+    ws = ws_with(TEMPERATURE="0")
+    capsys.readouterr()
+    ws.send({**ASK, "text": "hi"})
+    [line] = metric_lines(capsys)
+    check_emf(line, "lambda-chat-stream-dev", 500)
+    assert line["reason"] == "internal"

@@ -43,6 +43,7 @@ export interface Widget {
 
 const COLUMN_WIDTH = 6;
 const ROW_HEIGHT = 6;
+const ANSWERS_ROW_HEIGHT = 9;
 
 /**
  * One dashboard per environment that reads the request path from left to right: the edge
@@ -172,11 +173,13 @@ export class ChatDashboard extends Construct {
     columns.forEach((column, index) => {
       column.graphs.forEach((graph, row) => widgets.push(metricWidget(`${column.title}: ${graph.title}`, graph, index * COLUMN_WIDTH, row * ROW_HEIGHT, w.region)));
     });
-    answerGraphs.forEach((graph, index) => widgets.push(metricWidget(`Answers: ${graph.title}`, graph, index * COLUMN_WIDTH, 2 * ROW_HEIGHT, w.region)));
+    // A third of the width each and taller: up to twelve lines (two paths, six statuses).
+    const answersSize = { width: 24 / answerGraphs.length, height: ANSWERS_ROW_HEIGHT };
+    answerGraphs.forEach((graph, index) => widgets.push(metricWidget(`Answers: ${graph.title}`, graph, index * answersSize.width, 2 * ROW_HEIGHT, w.region, answersSize)));
     widgets.push({
       type: "log",
       x: 0,
-      y: 3 * ROW_HEIGHT,
+      y: 2 * ROW_HEIGHT + ANSWERS_ROW_HEIGHT,
       width: 24,
       height: ROW_HEIGHT,
       properties: {
@@ -203,7 +206,7 @@ export class ChatDashboard extends Construct {
   }
 }
 
-function metricWidget(title: string, graph: Graph, x: number, y: number, region: string): Widget {
+function metricWidget(title: string, graph: Graph, x: number, y: number, region: string, size = { width: COLUMN_WIDTH, height: ROW_HEIGHT }): Widget {
   const metricsArray: unknown[][] = graph.lines.map((line, i) => [
     line.metric.namespace,
     line.metric.name,
@@ -215,8 +218,8 @@ function metricWidget(title: string, graph: Graph, x: number, y: number, region:
     type: "metric",
     x,
     y,
-    width: COLUMN_WIDTH,
-    height: ROW_HEIGHT,
+    width: size.width,
+    height: size.height,
     properties: { title, region, view: "timeSeries", stacked: false, period: 300, metrics: metricsArray },
   };
 }
