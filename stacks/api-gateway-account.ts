@@ -36,8 +36,8 @@ export class ApiGatewayCloudwatchAccount extends Construct {
       cloudwatchRoleArn: this.role.arn,
       // Destroying the account stack clears the setting rather than leaving it pointing at
       // the role that destroy deletes (provider 5.x's default only forgets it). 5.100 marks
-      // the argument deprecated (one validate warning), as the planned next major version is
-      // to reset on delete by itself; drop it with that upgrade.
+      // the argument deprecated ("will be removed in a future version": one validate
+      // warning); check what a provider upgrade does on delete before dropping it.
       resetOnDelete: true,
       dependsOn: [attachment],
     });
