@@ -172,7 +172,8 @@ def main() -> int:
                 original = edited_file.read_bytes()
                 edited_file.write_bytes(original + b"\n// edited by the deploy rehearsal\n")
                 resynth()
-                changes = plan_changes(stack_dir, tf_env)
+                # The plan before read every resource back; this one only compares code and state.
+                changes = plan_changes(stack_dir, tf_env, refresh=False)
                 left = unexplained(changes, EMULATOR_DEVIATIONS)
                 edited = list(left)
                 check(len(edited) == 1 and "aws_s3_object" in edited[0], f"only one object changes: {left}")
@@ -181,14 +182,15 @@ def main() -> int:
                 edited_file.write_bytes(original)
             with timer.step(f"model instance type {INSTANCE_TYPE} -> {NEW_INSTANCE_TYPE}: plan updates the endpoint in place"):
                 resynth({"CHATBOT_MODEL_INSTANCE_TYPE": NEW_INSTANCE_TYPE})
-                changes = plan_changes(stack_dir, tf_env)
+                changes = plan_changes(stack_dir, tf_env, refresh=False)
                 show_changes(changes)
                 check_instance_type_update(changes, unexplained(changes, EMULATOR_DEVIATIONS), apply_order(stack_dir, tf_env))
+            # Destroys without reading every resource back first: the plans above just did.
             with timer.step(f"terraform destroy {STACK}"):
-                run(["terraform", "destroy", "-auto-approve", "-input=false", "-no-color"], cwd=stack_dir, env=tf_env)
+                run(["terraform", "destroy", "-auto-approve", "-refresh=false", "-input=false", "-no-color"], cwd=stack_dir, env=tf_env)
                 shape.assert_account(aws, account_role)
             with timer.step(f"terraform destroy {ACCOUNT_STACK}"):
-                run(["terraform", "destroy", "-auto-approve", "-input=false", "-no-color"], cwd=account_dir, env=tf_env)
+                run(["terraform", "destroy", "-auto-approve", "-refresh=false", "-input=false", "-no-color"], cwd=account_dir, env=tf_env)
                 check(not aws("apigateway").get_account().get("cloudwatchRoleArn"), "destroying the account stack clears the account's CloudWatch role setting")
             with timer.step("check nothing is left through boto3"):
                 shape.assert_nothing_left(aws, zone_id)

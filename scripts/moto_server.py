@@ -23,6 +23,10 @@ would fail. Usage: python3 scripts/moto_server.py <moto.server arguments>
 5. Application Auto Scaling tags. moto has no ListTagsForResource (the provider reads
    tags after RegisterScalableTarget and retries for minutes, then fails) and ignores
    the Tags of RegisterScalableTarget; both are implemented over a tag store.
+6. API Gateway account reset. The provider clears the account's CloudWatch role (the
+   account stack's `reset_on_delete`) with UpdateAccount `replace /cloudwatchRoleArn` and
+   no value; moto reads the missing value with a KeyError and answers 500, which the
+   provider retries for minutes. A replace without a value clears the setting.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import json
 import sys
 from typing import Any, Callable
 
+from moto.apigateway.models import Account
 from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 from moto.core.responses import ActionResult
 from moto.iam.access_control import IAMPolicy, PermissionResult
@@ -166,6 +171,17 @@ ApplicationAutoScalingResponse.register_scalable_target = register_scalable_targ
 ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
 ApplicationAutoScalingResponse.tag_resource = tag_resource  # type: ignore[attr-defined]
 ApplicationAutoScalingResponse.untag_resource = untag_resource  # type: ignore[attr-defined]
+
+# ---------------------------------------------------------------- 6. API Gateway account reset
+
+_apply_account_patch = Account.apply_patch_operations
+
+
+def apply_account_patch(self: Account, patch_operations: list[dict[str, Any]]) -> Account:
+    return _apply_account_patch(self, [{**op, "value": op.get("value")} if op.get("path") == "/cloudwatchRoleArn" else op for op in patch_operations])
+
+
+Account.apply_patch_operations = apply_account_patch  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -35,7 +35,9 @@ export class ApiGatewayCloudwatchAccount extends Construct {
     this.account = new ApiGatewayAccount(this, "account", {
       cloudwatchRoleArn: this.role.arn,
       // Destroying the account stack clears the setting rather than leaving it pointing at
-      // the role that destroy deletes (the provider's default only forgets it).
+      // the role that destroy deletes (provider 5.x's default only forgets it). 5.100 marks
+      // the argument deprecated ("will be removed in a future version": one validate
+      // warning); check what a provider upgrade does on delete before dropping it.
       resetOnDelete: true,
       dependsOn: [attachment],
     });

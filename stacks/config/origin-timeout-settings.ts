@@ -3,13 +3,16 @@
  * integration timeout, so a slow answer reaches the viewer instead of CloudFront's own 504
  * while the function and the model keep running (and billing).
  *
- * CloudFront's "response timeout" of a custom origin defaults to 30 s; without a quota
- * increase it takes 1-60 s, and a larger value needs the Service Quotas request "Response
- * timeout per origin" (AWS re:Post knowledge center, "How do I increase the response and
- * keep-alive timeout quotas for my CloudFront custom or VPC origin?":
- * https://repost.aws/knowledge-center/cloudfront-custom-origin-response ; CloudFront
- * Developer Guide, "Response timeout":
- * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesOrigin.html#DownloadDistValuesOriginResponseTimeout).
+ * CloudFront's "response timeout" (OriginReadTimeout) of a custom origin: "The minimum
+ * timeout is 1 second, the maximum is 60 seconds, and the default ... is 30 seconds"
+ * (CloudFront API Reference, CustomOriginConfig:
+ * https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CustomOriginConfig.html ;
+ * Developer Guide, "Origin settings":
+ * https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesOrigin.html).
+ * More needs the Service Quotas increase "Response timeout per origin"; AWS re:Post says an
+ * increase goes up to 180 s, and further with another request
+ * (https://repost.aws/knowledge-center/cloudfront-custom-origin-response). What the account
+ * was granted is declared in `cloudFrontResponseTimeoutQuota`.
  */
 import type { Checker } from "./checker";
 import { DEFAULTS, EnvironmentConfig } from "./environment";
