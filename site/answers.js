@@ -125,10 +125,17 @@ window.falconAnswers = (() => {
       cur.text += f.text;
       cur.on.text(cur.text);
     } else if (f.type === "done") {
-      end(cur, { reply: typeof f.msg === "string" ? f.msg : cur.text });
+      end(cur, { reply: typeof f.msg === "string" ? f.msg : cur.text, limits: historyLimits(f) });
     } else if (f.type === "error") {
       end(cur, { error: httpError(Number(f.status) || 500, f) });
     }
+  }
+
+  // The history the server accepts for its model ({ turns, chars }), when an answer says so.
+  function historyLimits(answer) {
+    const l = answer && answer.history_limits;
+    const ok = (n) => Number.isInteger(n) && n >= 0;
+    return l && ok(l.turns) && ok(l.chars) ? { turns: l.turns, chars: l.chars } : undefined;
   }
 
   async function post(cur, body) {
@@ -152,7 +159,7 @@ window.falconAnswers = (() => {
       }
       outcome =
         res.status === 200 && data && typeof data.msg === "string"
-          ? { reply: data.msg }
+          ? { reply: data.msg, limits: historyLimits(data) }
           : { error: httpError(res.status, data) };
     } catch {
       outcome = { error: { title: "Network error", detail: "Could not reach the server. Check your connection." } };
