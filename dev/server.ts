@@ -57,9 +57,9 @@ export interface DevServerOptions {
   /** API Gateway's integration timeout: answer 504 after this long. @default 29000 */
   integrationTimeoutMs?: number;
   /**
-   * Larger /chat bodies get 400 Invalid request body. A Falcon 3 history of 24,000 Korean
-   * characters is about 72 KB; 256 KB is Lambda's limit for an asynchronous invoke's payload,
-   * the tightest real bound on a chat body (the stream job carries it). @default 262144
+   * Larger /chat bodies get 400 Invalid request body: a local guard, above any body the
+   * contract allows (a Falcon 3 history of 24,000 Korean characters is about 72 KB, with a
+   * 4,000-character question about 85 KB). @default 262144
    */
   maxBodyBytes?: number;
   /** Directory served as the site. @default site/ */
