@@ -60,7 +60,11 @@ export interface DevServerOptions {
   lambdaEnv?: Record<string, string>;
   /** API Gateway's integration timeout: answer 504 after this long. @default 29000 */
   integrationTimeoutMs?: number;
-  /** Larger /chat bodies get 400 Invalid request body. @default 65536 */
+  /**
+   * Larger /chat bodies get 400 Invalid request body: a local guard, above any body the
+   * contract allows (a Falcon 3 history of 24,000 Korean characters is about 72 KB, with a
+   * 4,000-character question about 85 KB). @default 262144
+   */
   maxBodyBytes?: number;
   /** Directory served as the site. @default site/ */
   siteDir?: string;
@@ -264,7 +268,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       }),
     );
     const caller = cognito ? (req: http.IncomingMessage) => callerOf(cognito!, req) : undefined;
-    const restRoute = { invoke: (event: unknown) => rest!.invoke(event), maxBodyBytes: options.maxBodyBytes ?? 64 * 1024, integrationTimeoutMs, log, caller };
+    // Up to 256 KB: Lambda's asynchronous payload limit, so a 32K model's history is not refused locally.
+    const restRoute = { invoke: (event: unknown) => rest!.invoke(event), maxBodyBytes: options.maxBodyBytes ?? 256 * 1024, integrationTimeoutMs, log, caller };
     chat = chatRoute(restRoute);
     if (cognito) ticket = chatRoute({ ...restRoute, action: "ticket" });
 

@@ -3,7 +3,7 @@
 API Gateway invokes this function through a non-proxy integration, so the event is
 the request body as a JSON object: `{"text": "...", "history": [{"role", "content"}, ...]}`.
 
-Success returns `{"msg": <answer>, "elapsed_ms": ..., "model_ms": ..., "history_used": ...}`
+Success returns `{"msg": <answer>, "elapsed_ms": ..., "model_ms": ..., "history_used": ..., "history_limits": {"turns", "chars"}}`
 (plus token counts when the model reports them). Every failure is raised as `ChatError`,
 whose message is `[<status>] <reason>`; API Gateway maps that prefix to the HTTP status
 (contract/chat-errors.json) and shows the caller only the reason.
@@ -28,7 +28,7 @@ from identity.tickets import Tickets
 from logs import log, ms_since
 from observability.metrics import emit_outcome
 from model import RETRY_WINDOW_SECONDS, call_model, model_client, parse_answer, tgi_payload
-from prompt import PromptPlan, stop_sequences, within_token_budget
+from prompt import PromptPlan, history_limits, stop_sequences, within_token_budget
 from settings import Settings, load_at_cold_start, load_settings
 
 __all__ = ["ChatError", "RETRY_WINDOW_SECONDS", "SETTINGS", "lambda_handler", "log", "model_client"]
@@ -105,7 +105,8 @@ def _answer(event: Any, settings: Settings, context: Any, started: float) -> dic
     answer = parse_answer(body, stop_sequences(plan, settings))
 
     result: dict[str, Any] = {"msg": answer.text, "elapsed_ms": ms_since(started),
-                              "model_ms": model_ms, "history_used": plan.history_used}
+                              "model_ms": model_ms, "history_used": plan.history_used,
+                              "history_limits": history_limits(settings)}
     for key in ("generated_tokens", "finish_reason"):
         if key in answer.details:
             result[key] = answer.details[key]

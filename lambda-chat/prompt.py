@@ -40,6 +40,11 @@ def plan_prompt(request: ChatRequest, budget: int, scale: float = 1.0,
     return builder.plan(request, system, family, budget, scale, max_turns)
 
 
+def history_limits(settings: Settings) -> dict[str, int]:
+    """What a client may send as history for this model (the page adopts it from each answer)."""
+    return {"turns": settings.max_history_turns, "chars": settings.max_history_chars}
+
+
 def stop_sequences(plan: PromptPlan, settings: Settings) -> list[str]:
     """Where an answer to this prompt is cut (the configured stop list, plus a new "User:" turn)."""
     stops = list(settings.stop_sequences)

@@ -22,7 +22,7 @@ from logs import log, ms_since
 from model import open_stream, tgi_payload
 from model_stream import Deadline, ModelStream
 from observability.metrics import emit_outcome
-from prompt import PromptPlan, stop_sequences, within_token_budget
+from prompt import PromptPlan, history_limits, stop_sequences, within_token_budget
 from settings import StreamSettings
 from stream_text import AnswerShaper
 
@@ -163,7 +163,7 @@ def _answer(job: dict[str, Any], context: Any, settings: StreamSettings, poster:
         raise ChatError(502, "the model returned no text")
     done: dict[str, Any] = {"msg": shaper.text, "elapsed_ms": now_ms() - accepted_at,
                             "first_token_ms": batcher.first_token_ms, "model_ms": model_ms,
-                            "history_used": plan.history_used}
+                            "history_used": plan.history_used, "history_limits": history_limits(chat)}
     for key in ("generated_tokens", "finish_reason"):
         if key in details:
             done[key] = details[key]

@@ -215,7 +215,7 @@ window.falconAnswers = (() => {
       cur.text += f.text;
       cur.on.text(cur.text);
     } else if (f.type === "done") {
-      end(cur, { reply: typeof f.msg === "string" ? f.msg : cur.text });
+      end(cur, { reply: typeof f.msg === "string" ? f.msg : cur.text, limits: historyLimits(f) });
     } else if (f.type === "error" && Number(f.status) === 401 && auth && auth.enabled() && !cur.reauthed) {
       cur.reauthed = true;
       reauthenticate(s, cur);
@@ -228,6 +228,13 @@ window.falconAnswers = (() => {
         socket = null;
       }
     }
+  }
+
+  // The history the server accepts for its model ({ turns, chars }), when an answer says so.
+  function historyLimits(answer) {
+    const l = answer && answer.history_limits;
+    const ok = (n) => Number.isInteger(n) && n >= 0;
+    return l && ok(l.turns) && ok(l.chars) ? { turns: l.turns, chars: l.chars } : undefined;
   }
 
   async function post(cur, body) {
@@ -253,7 +260,7 @@ window.falconAnswers = (() => {
       }
       outcome =
         res.status === 200 && data && typeof data.msg === "string"
-          ? { reply: data.msg }
+          ? { reply: data.msg, limits: historyLimits(data) }
           : { error: httpError(res.status, data) };
     } catch {
       outcome =

@@ -5,9 +5,11 @@
 (() => {
   const STORE_KEY = "falcon-chat:v1";
   const MAX_TEXT = 4000; // the /chat contract: 1..4000 characters after trimming
-  // Bounds of the history sent along (the stack's defaults; the server rejects more):
-  const HISTORY_ENTRIES = 10; // user + assistant entries, i.e. the last 5 exchanges
-  const HISTORY_CHARS = 8000; // over all entries' content
+  // Bounds of the history sent along (the server rejects more). These fit every model; each
+  // answer says what the server accepts for its model (history_limits), used from then on:
+  // Falcon 3's 32K window takes far more.
+  let historyEntries = 10; // user + assistant entries, i.e. the last 5 exchanges
+  let historyChars = 8000; // over all entries' content
   const answers = window.falconAnswers;
   const auth = window.falconSignIn;
 
@@ -57,9 +59,9 @@
     const done = turns.slice(0, turns.indexOf(turn)).filter((t) => typeof t.reply === "string" && !t.stopped);
     const kept = [];
     let size = 0;
-    for (let i = done.length - 1; i >= 0 && (kept.length + 1) * 2 <= HISTORY_ENTRIES; i--) {
+    for (let i = done.length - 1; i >= 0 && (kept.length + 1) * 2 <= historyEntries; i--) {
       size += done[i].text.length + done[i].reply.length;
-      if (size > HISTORY_CHARS) break;
+      if (size > historyChars) break;
       kept.unshift(done[i]);
     }
     return kept.flatMap((t) => [
@@ -194,7 +196,9 @@
   function finish(cur, outcome) {
     if (inflight !== cur) return; // already ended (Stop, New chat)
     inflight = null;
-    Object.assign(cur.turn, outcome, { replyAt: new Date().toISOString() });
+    const { limits, ...result } = outcome;
+    if (limits) ({ turns: historyEntries, chars: historyChars } = limits);
+    Object.assign(cur.turn, result, { replyAt: new Date().toISOString() });
     save();
     setBusy(false);
     show(cur.turn);

@@ -127,6 +127,21 @@ it("bounds the history to the last 10 entries and 8000 characters, which the ser
   expect(history.map((e) => e.content.slice(0, 1))).toEqual(["b", "b", "c", "c"]);
 });
 
+it("adopts the history limits the server reports for its model (the dev server's Falcon3-7B: 40 entries)", async () => {
+  const s = await open();
+  await s.page.evaluate(() => {
+    const at = new Date().toISOString();
+    const saved = Array.from({ length: 30 }, (_, i) => ({ text: `q${i}`, at, reply: `a${i}`, replyAt: at }));
+    (globalThis as any).sessionStorage.setItem("falcon-chat:v1", JSON.stringify(saved));
+  });
+  await s.page.reload();
+  await ask(s.page, "first");
+  expect(s.chatBodies[0].history).toHaveLength(10); // before any answer: what every model accepts
+  await ask(s.page, "second");
+  expect(s.chatBodies[1].history).toHaveLength(40);
+  expect(earlierTurns(await botBubble(s.page, 31).innerText())).toBe(40);
+});
+
 it('"New chat" clears the conversation and the history', async () => {
   const s = await open();
   await ask(s.page, "one");

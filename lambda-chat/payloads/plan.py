@@ -1,7 +1,6 @@
 """What one attempt sends to the model: the prompt (or messages) and what it kept of the history."""
 
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)

@@ -188,8 +188,10 @@ def test_curl_request_sends_the_seed_payload_as_json_and_answers_msg(handler, mo
 def test_success_reports_elapsed_and_model_time(handler, model, context):
     model.default = Behaviour(delay_ms=50)
     result = handler.lambda_handler({"text": "hi"}, context)
-    assert set(result) == {"msg", "elapsed_ms", "model_ms", "history_used"}
+    assert set(result) == {"msg", "elapsed_ms", "model_ms", "history_used", "history_limits"}
     assert 50 <= result["model_ms"] <= result["elapsed_ms"]
+    # What the page may send from now on: the limits the function was given for its model.
+    assert result["history_limits"] == {"turns": 10, "chars": 8000}
 
 
 def test_token_counts_from_details_are_returned(handler, model, context):

@@ -66,7 +66,8 @@ def test_done_carries_timings_and_the_models_token_counts(ws, model):
     frames = ws.ask({**ASK, "text": "hi"})
     done = frames[-1]
     assert set(done) == {"type", "id", "msg", "elapsed_ms", "first_token_ms", "model_ms", "history_used",
-                         "generated_tokens", "finish_reason"}
+                         "history_limits", "generated_tokens", "finish_reason"}
+    assert done["history_limits"] == {"turns": 10, "chars": 8000}
     assert 0 <= done["first_token_ms"] <= done["elapsed_ms"] and 0 <= done["model_ms"] <= done["elapsed_ms"]
     assert done["generated_tokens"] == answer_stream(model).tokens_total and done["finish_reason"] == "eos_token"
 
