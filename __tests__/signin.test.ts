@@ -16,6 +16,7 @@ describe("sign-in: the user pool", () => {
       account_recovery_setting: { recovery_mechanism: [{ name: "verified_email", priority: 1 }] },
       mfa_configuration: "OFF",
       deletion_protection: "INACTIVE",
+      user_pool_tier: "LITE",
     });
   });
 
