@@ -65,7 +65,8 @@ def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[
     model = apigw.get_model(restApiId=api["id"], modelName="ChatRequest")
     check(json.loads(model["schema"])["required"] == ["text"], "ChatRequest schema requires text")
     integration = method["methodIntegration"]
-    check(integration["type"] == "AWS" and integration["passthroughBehavior"] == "WHEN_NO_TEMPLATES", "non-proxy integration")
+    # With sign-in (rehearsed) the mapping template adds the caller; other content types get 415.
+    check(integration["type"] == "AWS" and integration["passthroughBehavior"] == "NEVER", "non-proxy integration with the caller template")
     check(integration["uri"].endswith(f"{fn['FunctionArn']}/invocations"), "integration targets the function's invoke ARN")
     role_arn = iam.get_role(RoleName="api-role-chatbot-dev")["Role"]["Arn"]
     check(integration["credentials"] == role_arn, "integration uses the credentials role")
