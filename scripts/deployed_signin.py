@@ -11,7 +11,7 @@ POOL = "chatbot-dev"
 
 def assert_signin(aws: Callable[..., Any], outputs: dict[str, Any], domain: str) -> None:
     idp, apigw, dynamodb, lam = aws("cognito-idp"), aws("apigateway"), aws("dynamodb"), aws("lambda")
-    pool_id = outputs["UserPoolId"]
+    pool_id = outputs["UserPoolId"]["value"]
     pool = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]
     check(pool["Name"] == POOL and pool["UsernameAttributes"] == ["email"], "user pool signs in by e-mail")
     check(pool["AutoVerifiedAttributes"] == ["email"], "e-mail verified")
@@ -21,7 +21,7 @@ def assert_signin(aws: Callable[..., Any], outputs: dict[str, Any], domain: str)
     check(trigger.endswith(":function:chatbot-pre-sign-up-dev"), "pre-sign-up trigger attached")
     env = lam.get_function_configuration(FunctionName="chatbot-pre-sign-up-dev")["Environment"]["Variables"]
     check(env["ALLOWED_EMAIL_DOMAINS"] == '["rehearsal.example"]', "trigger knows the allowed domain")
-    client = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=outputs["UserPoolClientId"])["UserPoolClient"]
+    client = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=outputs["UserPoolClientId"]["value"])["UserPoolClient"]
     check("ClientSecret" not in client, "public client without a secret")
     check(client["AllowedOAuthFlows"] == ["code"] and sorted(client["AllowedOAuthScopes"]) == ["email", "openid"], "code grant, openid email")
     check(f"https://{domain}/chat.html" in client["CallbackURLs"] and len(client["CallbackURLs"]) == 2, "callback URLs: CloudFront and custom domain pages")
