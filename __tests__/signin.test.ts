@@ -16,6 +16,7 @@ describe("sign-in: the user pool", () => {
       account_recovery_setting: { recovery_mechanism: [{ name: "verified_email", priority: 1 }] },
       mfa_configuration: "OFF",
       deletion_protection: "INACTIVE",
+      user_pool_tier: "LITE",
     });
   });
 
@@ -186,6 +187,7 @@ describe("sign-in: the page", () => {
     const page = resourcesOf(json, "aws_s3_object").find((o) => o.key === "chat.html");
     expect(page.content).toContain("connect-src 'self' https://falcon-chatbot-dev.auth.ap-northeast-2.amazoncognito.com");
     expect(page.content.match(/amazoncognito\.com/g)).toHaveLength(1);
+    expect(page.content).toContain('<meta name="falcon-sign-in" content="auth-config.json">\n</head>');
   });
 
   it("refuses a page whose CSP has no connect-src", () => {
@@ -252,6 +254,7 @@ describe("auth: none", () => {
     expect(resourcesOf(open, "aws_dynamodb_table").map((t) => t.name)).toEqual(["api-chatbot-stream-dev-connections"]);
     expect(only(open, "aws_cloudfront_distribution").ordered_cache_behavior.map((b: any) => b.path_pattern)).toEqual(["/chat", "/stream"]);
     expect(resourcesOf(open, "aws_s3_object").map((o) => o.key)).not.toContain("auth-config.json");
+    expect(resourcesOf(open, "aws_s3_object").find((o) => o.key === "chat.html").content).toBeUndefined(); // uploaded as it is
     expect(resourcesOf(open, "aws_api_gateway_method").map((m) => m.authorization)).toEqual(["NONE"]);
     expect(byId(open, "aws_lambda_function", "chat-function").environment.variables.AUTH).toBeUndefined();
   });

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import deployed_features as features
 import deployed_shape as shape
+import deployed_signin as signin
 from deployed_shape import REGION, STATE_BUCKET, check
 from emulator import Moto
 from plan_reading import apply_order, plan_changes, unexplained, waits_for
@@ -55,6 +56,10 @@ REHEARSED_SETTINGS = {
     "CHATBOT_TRACING": "true",
     "CHATBOT_ALARM_EMAIL": "ops@rehearsal.example",
     "CHATBOT_BUDGET_MONTHLY_USD": "1500",
+    # Sign-in is on by default; these add the pre-sign-up trigger and TOTP.
+    "CHATBOT_SELF_SIGN_UP": "true",
+    "CHATBOT_ALLOWED_EMAIL_DOMAINS": "rehearsal.example",
+    "CHATBOT_MFA": "optional",
 }
 
 # Resources moto cannot apply, taken out of the synthesized stack before `init`, each
@@ -159,6 +164,7 @@ def main() -> int:
                 features.assert_stream(aws, outputs, DOMAIN)
                 features.assert_edge(aws, outputs, zone_id, DOMAIN, (stack_dir / "cdk.tf.json").read_text())
                 features.assert_operations(aws, outputs, "ops@rehearsal.example")
+                signin.assert_signin(aws, outputs, DOMAIN)
             with timer.step("terraform plan: no change after apply"):
                 changes = plan_changes(stack_dir, tf_env)
                 show_changes(changes)

@@ -65,7 +65,8 @@ def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[
     model = apigw.get_model(restApiId=api["id"], modelName="ChatRequest")
     check(json.loads(model["schema"])["required"] == ["text"], "ChatRequest schema requires text")
     integration = method["methodIntegration"]
-    check(integration["type"] == "AWS" and integration["passthroughBehavior"] == "WHEN_NO_TEMPLATES", "non-proxy integration")
+    # With sign-in (rehearsed) the mapping template adds the caller; other content types get 415.
+    check(integration["type"] == "AWS" and integration["passthroughBehavior"] == "NEVER", "non-proxy integration with the caller template")
     check(integration["uri"].endswith(f"{fn['FunctionArn']}/invocations"), "integration targets the function's invoke ARN")
     role_arn = iam.get_role(RoleName="api-role-chatbot-dev")["Role"]["Arn"]
     check(integration["credentials"] == role_arn, "integration uses the credentials role")
@@ -115,7 +116,12 @@ def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[
     check(sids["DenyInsecureTransport"]["Effect"] == "Deny", "bucket policy denies non-TLS")
     site_files = sorted(p.relative_to(ROOT / "site").as_posix() for p in (ROOT / "site").rglob("*") if p.is_file())
     objects = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
-    check(objects == site_files, f"every site file uploaded: {objects} vs {site_files}")
+    # Plus the page's sign-in configuration, which the stack writes (sign-in is rehearsed).
+    check(objects == sorted([*site_files, "auth-config.json"]), f"every site file uploaded: {objects} vs {site_files}")
+    config = json.loads(s3.get_object(Bucket=bucket, Key="auth-config.json")["Body"].read())
+    check(config["auth"] == "cognito" and config["signInOrigin"] == f"https://falcon-chatbot-dev.auth.{REGION}.amazoncognito.com", "page sign-in configuration")
+    page = s3.get_object(Bucket=bucket, Key="chat.html")["Body"].read().decode()
+    check(f"connect-src 'self' https://falcon-chatbot-dev.auth.{REGION}.amazoncognito.com;" in page, "chat.html CSP allows the sign-in origin")
     types = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
     for key in objects:
         head = s3.head_object(Bucket=bucket, Key=key)

@@ -150,8 +150,11 @@ window.falconSignIn = (() => {
 
   // What the page is: { mode: "none" } (no sign-in), "signed-in" { email }, or "signed-out" { message? }.
   async function start() {
+    // The stack adds this <meta> to chat.html only with sign-in; without it, the open page.
+    const meta = document.querySelector('meta[name="falcon-sign-in"]');
+    if (!meta) return { mode: "none" };
     try {
-      const res = await fetch("auth-config.json", { cache: "no-cache", credentials: "same-origin" });
+      const res = await fetch(meta.content, { cache: "no-cache", credentials: "same-origin" });
       config = res.ok ? await res.json() : null;
     } catch {
       config = null;

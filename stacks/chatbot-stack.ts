@@ -16,7 +16,7 @@ import { ModelEndpoint, VARIANT_NAME } from "./model/model-endpoint";
 import { Operations } from "./operations/operations";
 import type { WatchedFunction } from "./operations/watched";
 import { createProviders } from "./providers";
-import { SignIn } from "./signin/sign-in";
+import { PAGE_CONFIG_KEY, PAGE_CONFIG_META, SignIn } from "./signin/sign-in";
 import { ApiRoute, SiteHosting } from "./site-hosting";
 import { StateBackend } from "./state-backend";
 
@@ -250,6 +250,8 @@ export class ChatbotStack extends TerraformStack {
       comment: `Falcon chatbot (${c.name})`,
       ipv6: servesIpv6(c.allowedIpRanges),
       connectOrigins: this.signIn ? [this.signIn.origin] : undefined,
+      // Tells the page to read its sign-in configuration; without it the page is the open one.
+      pageMeta: this.signIn ? { [PAGE_CONFIG_META]: PAGE_CONFIG_KEY } : undefined,
     });
     this.signIn?.writePageConfig(this.site.bucket.id);
     this.customDomain?.aliasTo(this.site.distribution, servesIpv6(c.allowedIpRanges));

@@ -37,6 +37,16 @@ export interface SiteHostingOptions {
    * of chat.html's Content-Security-Policy at synth. @default none
    */
   readonly connectOrigins?: readonly string[];
+  /** `<meta name content>` tags added to chat.html's head at synth (sign-in's). @default none */
+  readonly pageMeta?: Readonly<Record<string, string>>;
+}
+
+/** chat.html with `<meta>` tags added at the end of its head. */
+export function withMeta(html: string, meta: Readonly<Record<string, string>>): string {
+  const tags = Object.entries(meta).map(([name, content]) => `<meta name="${name}" content="${content}">\n`).join("");
+  if (!tags) return html;
+  if (!html.includes("</head>")) throw new Error("chat.html has no </head> to add sign-in's <meta> to");
+  return html.replace("</head>", `${tags}</head>`);
 }
 
 /** chat.html with `extra` origins appended to its CSP's `connect-src` (which must be there). */
@@ -223,23 +233,23 @@ export class SiteHosting extends Construct {
 
     this.objectKeys = listFiles(options.siteDir).filter((f) => !f.split("/").some((p) => p.startsWith(".")));
     if (!this.objectKeys.includes("chat.html")) throw new Error(`${options.siteDir} has no chat.html, the page CloudFront serves at /`);
-    for (const key of this.objectKeys) this.uploadFile(options.siteDir, key, bucketId, options.connectOrigins ?? []);
+    for (const key of this.objectKeys) this.uploadFile(options.siteDir, key, bucketId, options.connectOrigins ?? [], options.pageMeta ?? {});
   }
 
   /**
    * One object per file, each from its own asset folder named by its content hash:
    * editing one file changes one object in the plan and leaves the others alone.
    */
-  private uploadFile(siteDir: string, key: string, bucketId: string, connectOrigins: readonly string[]): void {
+  private uploadFile(siteDir: string, key: string, bucketId: string, connectOrigins: readonly string[], meta: Readonly<Record<string, string>>): void {
     const contentType = CONTENT_TYPES[path.extname(key).toLowerCase()];
     if (contentType === undefined) {
       throw new Error(`site file ${key} has no known Content-Type; add its extension to CONTENT_TYPES in stacks/site-hosting.ts`);
     }
     const id = `file-${key.replace(/[^A-Za-z0-9]+/g, "-").toLowerCase()}`;
     const file = path.join(siteDir, key);
-    if (key === "chat.html" && connectOrigins.length > 0) {
+    if (key === "chat.html" && (connectOrigins.length > 0 || Object.keys(meta).length > 0)) {
       // Rewritten at synth: the object's content is in the plan, reviewable like the rest.
-      const content = withConnectOrigins(fs.readFileSync(file, "utf8"), connectOrigins);
+      const content = withMeta(withConnectOrigins(fs.readFileSync(file, "utf8"), connectOrigins), meta);
       new S3Object(this, id, { bucket: bucketId, key, content, contentType, cacheControl: "no-cache" });
       return;
     }

@@ -75,5 +75,5 @@ export function pageConfig(cognito: CognitoStandIn, dailyAnswersPerUser: number)
 
 /** chat.html's CSP with the sign-in origin added to connect-src, as the stack does at synth. */
 export function withSignInOrigin(html: string, origin: string): string {
-  return html.replace(/(http-equiv="Content-Security-Policy" content="[^"]*connect-src )([^;"]*)/, (_, head: string, sources: string) => `${head}${sources} ${origin}`);
+  return html.replace("</head>", '<meta name="falcon-sign-in" content="auth-config.json">\n</head>').replace(/(http-equiv="Content-Security-Policy" content="[^"]*connect-src )([^;"]*)/, (_, head: string, sources: string) => `${head}${sources} ${origin}`);
 }

@@ -13,6 +13,8 @@ import { ADMIN_GROUP, PAGE_PATH, UserPool } from "./user-pool";
 export const TICKET_TTL_SECONDS = 60;
 /** Key of the page's sign-in configuration, next to chat.html. */
 export const PAGE_CONFIG_KEY = "auth-config.json";
+/** The `<meta>` of chat.html that points the page at it (only with sign-in). */
+export const PAGE_CONFIG_META = "falcon-sign-in";
 
 /** Options of {@link SignIn}. */
 export interface SignInOptions {

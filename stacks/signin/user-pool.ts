@@ -92,6 +92,9 @@ export class UserPool extends Construct {
       mfaConfiguration: mfa === "off" ? "OFF" : mfa === "optional" ? "OPTIONAL" : "ON",
       softwareTokenMfaConfiguration: mfa === "off" ? undefined : { enabled: true },
       deletionProtection: options.deletionProtection ? "ACTIVE" : "INACTIVE",
+      // Lite has what this pool uses (classic hosted UI, TOTP, a pre-sign-up trigger); new
+      // pools would otherwise be Essentials, which costs more past the free 10,000 users.
+      userPoolTier: "LITE",
       lambdaConfig: this.trigger ? { preSignUp: this.trigger.arn } : undefined,
     });
 
