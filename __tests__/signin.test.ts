@@ -237,6 +237,17 @@ describe("sign-in: tickets and the allowance", () => {
     expect(statements[3].Resource).toEqual([expect.stringMatching(/^\$\{aws_apigatewayv2_api\.[\w-]+\.execution_arn\}\/stream\/DELETE\/@connections\/\*$/)]);
   });
 
+  it("lets the stream's failure notice refund the answer of a dropped stream job, and nothing else", () => {
+    const usageArn = "${aws_dynamodb_table.sign-in_identity-store_usage-table_140552B2.arn}";
+    expect(JSON.parse(byId(json, "aws_iam_role_policy", "sign-in_failure-notice-policy").policy).Statement).toEqual([
+      { Sid: "RefundDroppedAnswers", Effect: "Allow", Action: ["dynamodb:UpdateItem"], Resource: [usageArn] },
+    ]);
+    const notice = byId(json, "aws_lambda_function", "failure-notice_function");
+    expect(notice.environment.variables.USAGE_TABLE).toBe("${aws_dynamodb_table.sign-in_identity-store_usage-table_140552B2.name}");
+    const open = synthStack(environmentConfig({ auth: "none" }));
+    expect(byId(open, "aws_lambda_function", "failure-notice_function").environment.variables.USAGE_TABLE).toBeUndefined();
+  });
+
   it("needs no tickets without streaming", () => {
     const off = synthStack(environmentConfig({ streaming: false }));
     expect(resourcesOf(off, "aws_dynamodb_table").map((t) => t.name)).toEqual(["chatbot-dev-daily-usage"]);

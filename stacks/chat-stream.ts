@@ -43,6 +43,8 @@ export interface ChatStreamOptions {
   readonly allowedOrigins: readonly string[];
   /** Further environment variables of the function (sign-in). @default none */
   readonly environment?: Readonly<Record<string, string>>;
+  /** Further environment variables of its failure notice (sign-in's refund). @default none */
+  readonly noticeEnvironment?: Readonly<Record<string, string>>;
   /** Answers one connection may ask for. @default 50 */
   readonly maxAnswersPerConnection?: number;
   /** Steady-state messages per second across the stage. @default 10 */
@@ -146,6 +148,7 @@ export class ChatStream extends Construct {
       code: options.code,
       connectionsEndpoint: `https://${this.domainName}/${STREAM_STAGE}`,
       connectionsArn,
+      environment: options.noticeEnvironment,
       runtime: options.runtime,
       logRetentionDays: retentionInDays,
     });

@@ -189,6 +189,7 @@ export class ChatbotStack extends TerraformStack {
         // distribution refers only to the API's id and the literal stage name.
         allowedOrigins: siteOrigins,
         environment: signInEnvironment,
+        noticeEnvironment: this.signIn?.noticeEnvironment(),
         maxAnswersPerConnection: c.maxAnswersPerConnection,
         throttlingRateLimit: c.streamThrottlingRateLimit,
         throttlingBurstLimit: c.streamThrottlingBurstLimit,
@@ -197,6 +198,7 @@ export class ChatbotStack extends TerraformStack {
         ...functionDefaults,
       });
       this.signIn?.grantStream(this.chatStream.streamFunction.role, this.chatStream.api.executionArn, STREAM_STAGE, this.chatStream.connectionsTable.arn);
+      this.signIn?.grantNotice(this.chatStream.failureNotice.role);
     }
 
     // Only requests through CloudFront reach the APIs: it alone sends their key.

@@ -17,6 +17,8 @@ export interface StreamFailureNoticeOptions {
   readonly connectionsEndpoint: string;
   /** `execute-api:ManageConnections` resource of the stage's connections, `<execution arn>/<stage>/POST/@connections/*`. */
   readonly connectionsArn: string;
+  /** Further environment variables (sign-in's USAGE_TABLE, to refund a dropped answer). @default none */
+  readonly environment?: Readonly<Record<string, string>>;
   /** Python runtime. @default "python3.13" */
   readonly runtime?: string;
   /** Retention of its log group. @default 1 */
@@ -66,7 +68,7 @@ export class StreamFailureNotice extends Construct {
       memorySize: 128,
       architectures: ["arm64"],
       loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
-      environment: { variables: { CONNECTIONS_ENDPOINT: options.connectionsEndpoint } },
+      environment: { variables: { CONNECTIONS_ENDPOINT: options.connectionsEndpoint, ...options.environment } },
       dependsOn: [this.logGroup],
     });
     // Lambda invokes a destination function asynchronously too. A notice that cannot run

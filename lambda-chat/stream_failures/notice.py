@@ -17,16 +17,22 @@ an invocation record, not a WebSocket event:
 It posts the connection an `error` frame with the answer's id: EventAgeExceeded is 429
 "too busy" (reason `busy`), anything else 503 (reason `stream_failed`), and writes the
 outcome's metric line under the stream function's name, so the stream path's rates
-count these too. A connection that has gone is normal (the person left); nothing raises.
+count these too. With sign-in, the answer was reserved against the person's daily
+allowance before the job was queued (the job carries the reservation); no answer came, so
+it is refunded here, as the job itself refunds a failed answer. A connection that has gone
+is normal (the person left); nothing raises.
 
-Environment: CONNECTIONS_ENDPOINT (the WebSocket API's management endpoint).
+Environment: CONNECTIONS_ENDPOINT (the WebSocket API's management endpoint); with sign-in
+USAGE_TABLE (the daily-usage table).
 """
 
 import os
 from typing import Any
 
 from contract import BUSY, STREAM_FAILED, ChatError
+from failures import describe
 from frames import ClientGone, FramePoster, PostFailed
+from identity.allowance import DailyAllowance, Reservation
 from logs import log
 from observability.metrics import emit_outcome
 
@@ -64,6 +70,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
               "status": error.status, "reason": error.reason}
     emit_outcome(error.status, function_name=_function_name(request_context.get("functionArn")),
                  reason=error.reason)
+    _refund(job.get("reservation"), fields)
     poster = FramePoster(os.environ.get("CONNECTIONS_ENDPOINT", ""), connection_id, answer_id, request_id)
     try:
         poster.error(error)
@@ -76,3 +83,15 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         return {"delivered": False}
     log.warning("stream job failed; the client was told", extra=fields)
     return {"delivered": True}
+
+
+def _refund(reserved: Any, fields: dict[str, Any]) -> None:
+    """Gives back the answer the job had reserved: the model never gave it."""
+    reservation = Reservation.from_dict(reserved)
+    table = os.environ.get("USAGE_TABLE")
+    if reservation is None or not table:
+        return
+    try:
+        DailyAllowance(table, 0).refund(reservation)
+    except Exception as error:
+        log.warning("allowance refund failed", extra={**fields, "cause": describe(error)})

@@ -245,6 +245,20 @@ def test_allowance_over_the_websocket_counts_answers_and_refunds_failures(rest, 
     assert usage(dynamodb, tables) == 2
 
 
+def test_a_streamed_answer_lambda_dropped_is_refunded_by_the_failure_notice(rest, context, ws_with, dynamodb, tables):
+    import importlib
+    from test_stream_failures import failure_record
+    ws = ws_with(**signed_in_env(dynamodb, tables))
+    assert connect_with(ws, f"falcon-chat, ticket.{mint(rest, context)}")["statusCode"] == 200
+    ws.send({"action": "chat", "id": "q1", "text": "hi"})  # reserved, then queued: the job never runs
+    assert usage(dynamodb, tables) == 1
+    notice = importlib.import_module("stream_failures.notice")
+    record = failure_record(ws.invoke.invocations[-1].payload, "EventAgeExceeded")
+    assert notice.lambda_handler(record, context) == {"delivered": True}
+    assert ws.frames()[-1]["reason"] == "busy"
+    assert usage(dynamodb, tables) == 0  # no answer came, so it does not count
+
+
 def test_resets_in_counts_to_the_next_utc_midnight():
     from identity.allowance import resets_in
     midnight = 1_700_000_000 - 1_700_000_000 % 86400

@@ -84,6 +84,23 @@ export class SignIn extends Construct {
     };
   }
 
+  /** What the stream's failure notice reads: the table to refund a dropped answer in. */
+  noticeEnvironment(): Record<string, string> {
+    return { USAGE_TABLE: this.store.usage.name };
+  }
+
+  /**
+   * The stream's failure notice refunds the answer a dropped stream job had reserved
+   * (lambda-chat/stream_failures/notice.py): one action on the usage table.
+   */
+  grantNotice(role: IamRole): void {
+    new IamRolePolicy(this, "failure-notice-policy", {
+      name: "sign-in-refund",
+      role: role.id,
+      policy: policyDocument([{ Sid: "RefundDroppedAnswers", Effect: "Allow", Action: ["dynamodb:UpdateItem"], Resource: [this.store.usage.arn] }]),
+    });
+  }
+
   /** The REST function mints tickets and counts answers, nothing more. */
   grantChat(role: IamRole): void {
     new IamRolePolicy(this, "chat-function-policy", {
