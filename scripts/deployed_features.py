@@ -83,11 +83,15 @@ def assert_stream(aws: Callable[[str], Any], outputs: dict[str, Any], custom_dom
     check(invoke_config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination") == notice["FunctionArn"],
           "dropped or failed streaming runs go to the failure notice")
     check(notice["Handler"] == "stream_failures.notice.lambda_handler"
-          and notice["Environment"]["Variables"] == {"CONNECTIONS_ENDPOINT": env["CONNECTIONS_ENDPOINT"]}, "failure notice handler and endpoint")
+          and notice["Environment"]["Variables"] == {"CONNECTIONS_ENDPOINT": env["CONNECTIONS_ENDPOINT"], "USAGE_TABLE": env["USAGE_TABLE"]},
+          "failure notice handler, endpoint and the usage table it refunds in")
     check(statements["NotifyFailedRunsDestination"]["Resource"] == [notice["FunctionArn"]], "the stream function may invoke its failure notice")
     notice_policy = role_policy(iam, "lambda-chat-stream-dev-failed-role", "logs-and-connections")["Statement"]
     check(sorted(a for st in notice_policy for a in st["Action"]) == ["execute-api:ManageConnections", "logs:CreateLogStream", "logs:PutLogEvents"]
           and notice_policy[1]["Resource"] == statements["PostToOwnConnections"]["Resource"], "the failure notice may only log and post to this stage")
+    [refund] = role_policy(iam, "lambda-chat-stream-dev-failed-role", "sign-in-refund")["Statement"]
+    check(refund["Action"] == ["dynamodb:UpdateItem"] and refund["Resource"][0].endswith(f":table/{env['USAGE_TABLE']}"),
+          "the failure notice may refund only in the usage table")
     notice_config = lam.get_function_event_invoke_config(FunctionName="lambda-chat-stream-dev-failed")
     check(notice_config["MaximumEventAgeInSeconds"] == 300, "an undeliverable failure notice is dropped after 5 minutes")
     config = deployed_distribution(cf, outputs)["DistributionConfig"]
