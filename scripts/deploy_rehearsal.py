@@ -81,6 +81,8 @@ EMULATOR_DEVIATIONS: list[tuple[str, str, str]] = [
      "moto reports SSLSupportMethod sni-only for the default CloudFront certificate"),
     ("aws_cloudfront_distribution", r"^viewer_certificate\.\d+\.cloudfront_default_certificate",
      "moto reports CloudFrontDefaultCertificate true beside an ACM certificate"),
+    ("aws_cognito_user_pool_domain", r"^managed_login_version",
+     "moto's DescribeUserPoolDomain does not return ManagedLoginVersion"),
 ]
 
 
