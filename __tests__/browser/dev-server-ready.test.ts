@@ -23,7 +23,8 @@ it("a page opened as soon as the server answers streams its answer over the WebS
   // The browser and its tab first, so the page opens the moment the server answers.
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   const page = await browser.newPage();
-  const starting = startDevServer({ port, log: (line) => log.push(line) });
+  // Without sign-in, as the other page tests: signin.test.ts covers the socket behind a ticket.
+  const starting = startDevServer({ port, auth: false, log: (line) => log.push(line) });
   try {
     // The first moment anything answers on the port.
     const base = `http://127.0.0.1:${port}/`;
