@@ -4,23 +4,13 @@ import * as os from "os";
 import * as path from "path";
 import { Testing } from "cdktf";
 import { AccountStack } from "../stacks/account-stack";
-import { AccountConfig, ConfigError, loadConfig } from "../stacks/config";
-import { PROJECT_ROOT, StackJson, environmentConfig, maskVolatile, only, resourcesOf, synthStack } from "./helpers";
+import { AccountConfig, loadConfig } from "../stacks/config";
+import { PROJECT_ROOT, StackJson, environmentConfig, maskVolatile, only, problemOf, resourcesOf, synthStack } from "./helpers";
 
 const shipped = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "cdktf.json"), "utf8")).context.chatbot;
 
 function synthAccount(account: AccountConfig): StackJson {
   return JSON.parse(Testing.synth(new AccountStack(Testing.app(), account.stackName, { config: account })));
-}
-
-function problemOf(context: unknown, env: NodeJS.ProcessEnv = {}): string {
-  try {
-    loadConfig(context, env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
-  }
-  throw new Error("configuration was accepted");
 }
 
 describe("the account stack", () => {

@@ -1,16 +1,6 @@
-import { ConfigError, loadConfig } from "../stacks/config";
+import { loadConfig } from "../stacks/config";
+import { problemOf } from "./helpers";
 import { closestName } from "../stacks/config/env-names";
-
-/** The error message loadConfig throws for this configuration. */
-function problemOf(context: unknown, env: NodeJS.ProcessEnv = {}): string {
-  try {
-    loadConfig(context, env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
-  }
-  throw new Error("configuration was accepted");
-}
 
 describe("CHATBOT_* environment variables", () => {
   it("refuses an unknown CHATBOT_* variable, naming it and the closest known setting", () => {

@@ -1,15 +1,5 @@
-import { ConfigError, DEFAULT_GENERATION, loadConfig } from "../stacks/config";
-
-/** The error message loadConfig throws for this configuration. */
-function problemOf(context: unknown, env: NodeJS.ProcessEnv = {}): string {
-  try {
-    loadConfig(context, env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
-  }
-  throw new Error("configuration was accepted");
-}
+import { DEFAULT_GENERATION, loadConfig } from "../stacks/config";
+import { problemOf } from "./helpers";
 
 describe("configuration defaults", () => {
   it("builds one dev environment with the original sample's values when nothing is configured", () => {

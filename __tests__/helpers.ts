@@ -3,7 +3,7 @@ import * as path from "path";
 import { Testing } from "cdktf";
 import type { ChatSettings } from "../stacks/chat-function";
 import { ChatbotStack, stackName } from "../stacks/chatbot-stack";
-import { ChatbotContext, DEFAULT_GENERATION, EnvironmentConfig, loadConfig } from "../stacks/config";
+import { ChatbotContext, ConfigError, DEFAULT_GENERATION, EnvironmentConfig, loadConfig } from "../stacks/config";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 
@@ -88,4 +88,15 @@ export function maskVolatile(json: unknown): unknown {
       .replace(/(assets\/[A-Za-z0-9_-]+\/)[0-9A-F]{16,32}/g, "$1<hash>")
       .replace(/"source_hash":"[0-9a-f]{32}"/g, '"source_hash":"<md5>"'),
   );
+}
+
+/** The error message loadConfig throws for this configuration (fails the test when it is accepted). */
+export function problemOf(context: unknown, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    loadConfig(context, env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error("configuration was accepted");
 }

@@ -1,14 +1,5 @@
-import { ConfigError, loadConfig } from "../stacks/config";
-
-function problemOf(context: unknown, env: NodeJS.ProcessEnv = {}): string {
-  try {
-    loadConfig(context, env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
-  }
-  throw new Error("configuration was accepted");
-}
+import { loadConfig } from "../stacks/config";
+import { problemOf } from "./helpers";
 
 const env0 = (context: unknown = {}, env: NodeJS.ProcessEnv = {}) => loadConfig(context, env).environments[0];
 
