@@ -1,16 +1,30 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { PROJECT_ROOT } from "./helpers";
 
 const read = (file: string) => fs.readFileSync(path.join(PROJECT_ROOT, file), "utf8");
 
 describe("the README's first command", () => {
-  it("synthesizes through npm run synth, which turns off the checkpoint call that prints an [ERROR] line offline", () => {
+  it("synthesizes through npm run synth, the CLI without the settings that print [ERROR] lines offline", () => {
     const scripts = JSON.parse(read("package.json")).scripts;
-    expect(scripts.synth).toBe("CHECKPOINT_DISABLE=1 cdktf synth");
+    expect(scripts.synth).toBe("bash scripts/cdktf.sh synth");
+    expect(scripts.deploy).toBe("bash scripts/cdktf.sh deploy");
     const quickStart = read("README.md").split("## Quick start")[1].split("```sh")[1].split("```")[0];
     expect(quickStart.trim().split("\n")[0]).toMatch(/^npm ci && npm run synth\s/);
   });
+
+  it("prints no [ERROR] line, even with a TF_CLI_CONFIG_FILE that names a missing file", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "first-synth-"));
+    const env = { ...process.env, TF_CLI_CONFIG_FILE: path.join(out, "missing.tfrc") };
+    delete env.CHECKPOINT_DISABLE; // the wrapper must set it itself
+    const run = spawnSync("bash", ["scripts/cdktf.sh", "synth", "--output", out], { cwd: PROJECT_ROOT, env, encoding: "utf8" });
+    expect(run.status).toBe(0);
+    expect(`${run.stdout}${run.stderr}`).not.toMatch(/\[ERROR\]/);
+    expect(fs.existsSync(path.join(out, "stacks", "chatbot-dev", "cdk.tf.json"))).toBe(true);
+    fs.rmSync(out, { recursive: true, force: true });
+  }, 120_000);
 });
 
 describe("the pull-request workflow", () => {
