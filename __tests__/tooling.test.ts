@@ -17,7 +17,7 @@ describe("the README's first command", () => {
 
   it("prints no [ERROR] line, even with a TF_CLI_CONFIG_FILE that names a missing file", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "first-synth-"));
-    const env = { ...process.env, TF_CLI_CONFIG_FILE: path.join(out, "missing.tfrc") };
+    const env: NodeJS.ProcessEnv = { ...process.env, TF_CLI_CONFIG_FILE: path.join(out, "missing.tfrc") };
     delete env.CHECKPOINT_DISABLE; // the wrapper must set it itself
     const run = spawnSync("bash", ["scripts/cdktf.sh", "synth", "--output", out], { cwd: PROJECT_ROOT, env, encoding: "utf8" });
     expect(run.status).toBe(0);
