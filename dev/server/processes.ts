@@ -180,6 +180,7 @@ export class LambdaWorker {
 export class SingleWorker {
   private worker?: LambdaWorker;
   private starting?: Promise<LambdaWorker>;
+  private closed = false;
   constructor(private readonly spec: WorkerSpec) {}
 
   async start(): Promise<void> {
@@ -194,6 +195,10 @@ export class SingleWorker {
   }
 
   async invoke(event: unknown): Promise<WorkerReply> {
+    // After close() nothing may start a new worker: a stream job killed while the server
+    // stops still reports its failure to the failure notice, whose fresh worker would
+    // then outlive the server (and keep jest from exiting).
+    if (this.closed) return { ok: false, errorType: "Closed", errorMessage: "the dev server is stopping" };
     return (await this.live()).invoke(event);
   }
 
@@ -202,8 +207,10 @@ export class SingleWorker {
     if (this.worker) signalGroup(this.worker.child, "SIGKILL");
   }
 
-  close(): Promise<void> {
-    return this.worker?.close() ?? Promise.resolve();
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.starting ? await this.starting.catch(() => undefined) : this.worker;
+    await worker?.close();
   }
 }
 
