@@ -9,27 +9,27 @@ whose message is `[<status>] <reason>`; API Gateway maps that prefix to the HTTP
 (contract/chat-errors.json) and shows the caller only the reason.
 
 Configuration comes from environment variables, read and checked once at cold start
-(settings.py, docs/lambda.md). Standard library and boto3 only. The modules beside this
-one: contract (request validation), prompt (prompt and token budget), model (SageMaker
-calls), failures (the error mapping), logs (JSON lines); stream_function is the
-WebSocket entry point of the same package.
+(core/settings.py, docs/lambda.md). Standard library and boto3 only. The packages it uses:
+core (contract, error mapping, settings, logs), model (prompt, token budget, SageMaker
+calls), identity (the caller, the daily allowance); stream_function is the WebSocket
+entry point of the same package.
 """
 
 import logging
 import time
 from typing import Any
 
-from contract import ChatError, ChatRequest, parse_request
-from failures import describe, to_chat_error
+from core.contract import ChatError, ChatRequest, parse_request
+from core.failures import describe, to_chat_error
 from identity.allowance import DailyAllowance, Reservation
 from identity.claims import Caller, split_event
 from identity.settings import identity_at_cold_start
 from identity.tickets import Tickets
-from logs import log, ms_since
+from core.logs import log, ms_since
 from observability.metrics import emit_outcome
-from model import RETRY_WINDOW_SECONDS, call_model, model_client, parse_answer, tgi_payload
-from prompt import PromptPlan, history_limits, stop_sequences, within_token_budget
-from settings import Settings, load_at_cold_start, load_settings
+from model.client import RETRY_WINDOW_SECONDS, call_model, model_client, parse_answer, tgi_payload
+from model.prompt import PromptPlan, history_limits, stop_sequences, within_token_budget
+from core.settings import Settings, load_at_cold_start, load_settings
 
 __all__ = ["ChatError", "RETRY_WINDOW_SECONDS", "SETTINGS", "lambda_handler", "log", "model_client"]
 

@@ -4,9 +4,9 @@ API Gateway invokes this function (Lambda proxy integrations) for `$connect` (ch
 the Origin), `$disconnect` (forgets the connection's answer count) and every message
 (`chat`, `$default`): a `chat` frame is validated with the same code as POST /chat,
 counted against MAX_ANSWERS_PER_CONNECTION, then handed to an asynchronous invocation of
-this same function (`{"streamJob": {...}}`, stream_job.py) and the route returns at
+this same function (`{"streamJob": {...}}`, streaming/job.py) and the route returns at
 once; problems found at the route are posted to the client as `error` frames.
-The contract is docs/streaming.md; settings are read at cold start (settings.py).
+The contract is docs/streaming.md; settings are read at cold start (core/settings.py).
 """
 
 import base64
@@ -17,19 +17,19 @@ import re
 import time
 from typing import Any
 
-import stream_job
-from aws_clients import aws_client
-from connections import answer_counts
-from contract import CONNECTION_LIMIT, UNAUTHORIZED, ChatError, ChatRequest, parse_request
-from failures import StartFailed, describe, to_chat_error
-from frames import ClientGone, FramePoster, PostFailed, management_client
+from streaming import job as stream_job
+from core.aws_clients import aws_client
+from streaming.connections import answer_counts
+from core.contract import CONNECTION_LIMIT, UNAUTHORIZED, ChatError, ChatRequest, parse_request
+from core.failures import StartFailed, describe, to_chat_error
+from streaming.frames import ClientGone, FramePoster, PostFailed, management_client
 from identity.allowance import DailyAllowance, Reservation
 from identity.claims import Caller
 from identity.settings import identity_at_cold_start
 from identity.tickets import SUBPROTOCOL, Tickets, ticket_from_protocols
-from logs import log
+from core.logs import log
 from observability.metrics import emit_outcome
-from settings import load_at_cold_start, load_stream_settings, normalize_origin
+from core.settings import load_at_cold_start, load_stream_settings, normalize_origin
 
 SETTINGS, CONFIG_PROBLEM = load_at_cold_start(load_stream_settings)
 IDENTITY, IDENTITY_PROBLEM = identity_at_cold_start()

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from aws_clients import aws_client
-from contract import ChatError
+from core.aws_clients import aws_client
+from core.contract import ChatError
 
 from identity.claims import Caller
 

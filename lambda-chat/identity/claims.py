@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from contract import ChatError
+from core.contract import ChatError
 
 from identity.settings import IdentitySettings
 

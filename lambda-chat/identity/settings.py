@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from settings import ConfigError
+from core.settings import ConfigError
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def identity_at_cold_start() -> tuple[IdentitySettings | None, str | None]:
     """(settings, None) or (None, problem), logged once like the chat settings; silent when sign-in is off."""
     import os
 
-    from settings import load_at_cold_start
+    from core.settings import load_at_cold_start
     if os.environ.get("AUTH", "none") == "none":
         return OPEN, None
     return load_at_cold_start(load_identity_settings)

@@ -14,7 +14,7 @@ import secrets
 import time
 from typing import Any, Callable
 
-from aws_clients import aws_client
+from core.aws_clients import aws_client
 
 from identity.claims import Caller
 

@@ -12,7 +12,7 @@ keeps it alternating.
 
 from typing import Sequence
 
-from contract import Turn
+from core.contract import Turn
 
 
 def alternating(history: Sequence[Turn]) -> tuple[Turn, ...]:

@@ -11,7 +11,7 @@ system prompt is the opening line. Answered with `[{"generated_text": ...}]`.
 import json
 from typing import Any, Sequence
 
-from contract import ChatRequest, Turn
+from core.contract import ChatRequest, Turn
 from payloads.plan import PromptPlan
 from payloads.tokens import estimate_tokens
 

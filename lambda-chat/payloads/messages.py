@@ -22,7 +22,7 @@ it), used only to estimate the prompt's tokens and to log it.
 import json
 from typing import Any, Sequence
 
-from contract import ChatRequest
+from core.contract import ChatRequest
 from payloads.history import alternating, exchanges
 from payloads.plan import PromptPlan
 from payloads.tokens import estimate_tokens

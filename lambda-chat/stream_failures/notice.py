@@ -29,11 +29,11 @@ USAGE_TABLE (the daily-usage table).
 import os
 from typing import Any
 
-from contract import BUSY, STREAM_FAILED, ChatError
-from failures import describe
-from frames import ClientGone, FramePoster, PostFailed
+from core.contract import BUSY, STREAM_FAILED, ChatError
+from core.failures import describe
+from streaming.frames import ClientGone, FramePoster, PostFailed
 from identity.allowance import DailyAllowance, Reservation
-from logs import log
+from core.logs import log
 from observability.metrics import emit_outcome
 
 TOO_BUSY = "the chat is too busy to start your answer right now; please try again in a moment"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import contract
-from contract import ChatError
+from core import contract
+from core.contract import ChatError
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contract"
 REASONS = json.loads((CONTRACT / "error-reasons.json").read_text())["reasons"]

@@ -201,7 +201,7 @@ def test_admins_have_no_allowance_but_their_answers_are_counted(rest, context, d
 
 
 def test_concurrent_requests_cannot_pass_the_allowance(dynamodb, tables, monkeypatch):
-    from contract import ChatError
+    from core.contract import ChatError
     from identity.allowance import DailyAllowance
     from identity.claims import Caller
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url)

@@ -107,7 +107,7 @@ def test_history_is_made_to_alternate_before_the_chat_template_sees_it(chat, fal
 
 
 def test_normalization_rules(chat):
-    from contract import Turn
+    from core.contract import Turn
     from payloads.history import alternating
     u, a = (lambda c: Turn("user", c)), (lambda c: Turn("assistant", c))
     assert alternating([a("x"), u("q1"), a("r1")]) == (u("q1"), a("r1"))
@@ -206,7 +206,7 @@ def test_stream_too_long_reported_in_stream_is_retried_with_less_history(ws3, fa
 
 
 def test_model_stream_parses_chat_chunks_usage_and_done_split_anywhere(chat):
-    from model_stream import Deadline, ModelStream
+    from model.stream import Deadline, ModelStream
     raw = (b": keep-alive\n\n"
            + fake_chat._chunk("m", "Hel", None) + fake_chat._chunk("m", "lo", None)
            + fake_chat._chunk("m", "", "stop")
@@ -232,8 +232,8 @@ def test_model_stream_parses_chat_chunks_usage_and_done_split_anywhere(chat):
 
 
 def test_model_stream_raises_the_messages_error_object_classified_by_its_message(chat):
-    from failures import ModelReported, to_chat_error, too_long_event
-    from model_stream import Deadline, ModelStream
+    from core.failures import ModelReported, to_chat_error, too_long_event
+    from model.stream import Deadline, ModelStream
     message = "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 100. Given: 120 `inputs` tokens and 10 `max_new_tokens`"
 
     class Body:

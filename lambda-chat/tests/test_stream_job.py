@@ -13,7 +13,7 @@ import pytest
 
 import fake_tgi
 from conftest import LambdaContext, WebSocketDriver
-from contract import DEFAULT_REASONS
+from core.contract import DEFAULT_REASONS
 from fake_sagemaker import Behaviour
 
 ASK = {"action": "chat", "id": "a1"}

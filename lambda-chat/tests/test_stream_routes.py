@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from conftest import SITE_ORIGIN, WebSocketDriver
-from contract import DEFAULT_REASONS
+from core.contract import DEFAULT_REASONS
 
 CHAT = {"action": "chat", "id": "a1", "text": "What is the capital of France?"}
 

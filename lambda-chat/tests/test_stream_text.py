@@ -12,13 +12,13 @@ import pytest
 
 @pytest.fixture
 def shaping(handler):
-    import stream_text
+    from streaming import text as stream_text
     return stream_text
 
 
 @pytest.fixture
 def cut_at_stop(handler):
-    from model import cut_at_stop
+    from model.client import cut_at_stop
     return cut_at_stop
 
 

@@ -23,7 +23,7 @@ def chat_lines(out):
 @pytest.fixture
 def prompt(handler):
     """The prompt module of the cold-started handler."""
-    import prompt
+    from model import prompt
     return prompt
 
 
@@ -169,7 +169,7 @@ def test_question_too_long_without_history_is_not_retried(load_handler, model, c
      "Given: 1600 input tokens and 512 max_new_tokens", 1600, 1536),
 ])
 def test_tgis_too_long_messages_give_the_real_count_and_limit(handler, message, tokens, limit):
-    import failures
+    from core import failures
     found = failures.too_long_in(message)
     assert (found.tokens, found.limit) == (tokens, limit)
 

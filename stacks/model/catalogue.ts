@@ -53,7 +53,7 @@ export type ModelWeights =
   /** The Hugging Face Hub (the container downloads them), or the user's S3 copy (`modelDataS3Uri`). */
   | { readonly source: "hub"; readonly hubId: string };
 
-/** Token-count calibration of the functions' tokenizer stand-in (lambda-chat/prompt.py). */
+/** Token-count calibration of the functions' tokenizer stand-in (lambda-chat/model/prompt.py). */
 export type TokenizerFamily = "falcon" | "falcon3";
 
 /** One model, as the stack deploys it and the functions call it. */

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import urlsplit
 
-from logs import log
+from core.logs import log
 from payloads import INPUTS, MESSAGES, STYLES
 from payloads.messages import chat_parameters
 from payloads.tokens import FAMILIES, estimate_tokens

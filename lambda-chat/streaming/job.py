@@ -15,16 +15,16 @@ import time
 from contextlib import closing
 from typing import Any, Callable
 
-from contract import ChatError, parse_request
-from failures import ModelReported, describe, to_chat_error, too_long_event
-from frames import ClientGone, FramePoster, PostFailed
-from logs import log, ms_since
-from model import open_stream, tgi_payload
-from model_stream import Deadline, ModelStream
+from core.contract import ChatError, parse_request
+from core.failures import ModelReported, describe, to_chat_error, too_long_event
+from streaming.frames import ClientGone, FramePoster, PostFailed
+from core.logs import log, ms_since
+from model.client import open_stream, tgi_payload
+from model.stream import Deadline, ModelStream
 from observability.metrics import emit_outcome
-from prompt import PromptPlan, history_limits, stop_sequences, within_token_budget
-from settings import StreamSettings
-from stream_text import AnswerShaper
+from model.prompt import PromptPlan, history_limits, stop_sequences, within_token_budget
+from core.settings import StreamSettings
+from streaming.text import AnswerShaper
 
 DEADLINE_MARGIN_SECONDS = 2.0  # stop (504) this long before the function's own timeout
 

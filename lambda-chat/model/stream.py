@@ -26,8 +26,8 @@ from typing import Any, Callable, Iterator
 
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeoutError
 
-from contract import ChatError
-from failures import DeadlineReached, ModelReported
+from core.contract import ChatError
+from core.failures import DeadlineReached, ModelReported
 from payloads.messages import error_kind
 
 DONE = "[DONE]"

@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
-from aws_clients import aws_client
-from contract import ChatError
-from failures import describe, is_retryable, no_template_from, too_long_from
-from logs import log
+from core.aws_clients import aws_client
+from core.contract import ChatError
+from core.failures import describe, is_retryable, no_template_from, too_long_from
+from core.logs import log
 from payloads import MESSAGES, inputs, messages
-from prompt import PromptPlan
-from settings import Settings
+from model.prompt import PromptPlan
+from core.settings import Settings
 
 # A retry starts only this soon after the first attempt began, so the worst case
 # of all attempts is RETRY_WINDOW + connect timeout + read timeout.

@@ -12,9 +12,9 @@ import threading
 import time
 from typing import Any, Protocol
 
-from aws_clients import aws_client
+from core.aws_clients import aws_client
 from identity.claims import Caller
-from settings import StreamSettings
+from core.settings import StreamSettings
 
 TTL_SECONDS = 3 * 3600
 

@@ -12,13 +12,13 @@ TGI's `truncate` is not used: it keeps the *last* tokens and would cut the promp
 
 from typing import Callable, TypeVar
 
-from contract import ChatRequest, Turn
-from logs import log
+from core.contract import ChatRequest, Turn
+from core.logs import log
 from payloads import INPUTS, MESSAGES, inputs, messages
 from payloads.inputs import CONVERSATION_STOP, SPEAKERS, build_prompt
 from payloads.plan import PromptPlan
 from payloads.tokens import estimate_tokens
-from settings import Settings
+from core.settings import Settings
 
 __all__ = ["CONVERSATION_STOP", "SPEAKERS", "NoChatTemplate", "PromptPlan", "PromptTooLong", "Turn", "build_prompt",
            "estimate_tokens", "plan_prompt", "stop_sequences", "within_token_budget"]

@@ -21,11 +21,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from aws_clients import aws_client
-from contract import ChatError
-from failures import describe, error_code, http_status, is_retryable
-from logs import log
-from stream_text import split_text
+from core.aws_clients import aws_client
+from core.contract import ChatError
+from core.failures import describe, error_code, http_status, is_retryable
+from core.logs import log
+from streaming.text import split_text
 
 FRAME_LIMIT_BYTES = 32 * 1024  # API Gateway's WebSocket frame size
 MAX_TEXT_BYTES = 16 * 1024  # token text per frame, JSON-escaped UTF-8 (the rest is the envelope)

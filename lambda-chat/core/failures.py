@@ -15,9 +15,9 @@ from botocore.exceptions import ClientError, ConnectionError as BotoConnectionEr
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.exceptions import ProtocolError, ReadTimeoutError as Urllib3ReadTimeoutError
 
-from contract import ChatError
+from core.contract import ChatError
 from payloads.messages import error_kind
-from prompt import NoChatTemplate, PromptTooLong
+from model.prompt import NoChatTemplate, PromptTooLong
 
 BUSY = "the model is busy, please try again shortly"
 NOT_RUNNING = "the model is not running (it may be starting up or switched off); try again later"
