@@ -59,7 +59,7 @@ describe("ChatApi", () => {
   });
 
   it("maps each [status] error prefix to its status with the contract's selection pattern", () => {
-    expect(CHAT_ERRORS.map((e) => e.statusCode).sort()).toEqual([400, 429, 500, 502, 503, 504]);
+    expect(CHAT_ERRORS.map((e) => e.statusCode).sort()).toEqual([400, 404, 429, 500, 502, 503, 504]);
     for (const { statusCode, selectionPattern } of CHAT_ERRORS) {
       expect(byId(json, "aws_api_gateway_integration_response", `integration-response-${statusCode}`).selection_pattern).toBe(selectionPattern);
     }
@@ -71,6 +71,7 @@ describe("ChatApi", () => {
       CHAT_ERRORS.filter((e) => new RegExp(`^(?:${e.selectionPattern})$`).test(message)).map((e) => e.statusCode);
     expect(selected("[400] text must be a non-empty string")).toEqual([400]);
     expect(selected("[429] the model is busy")).toEqual([429]);
+    expect(selected("[404] no such conversation")).toEqual([404]);
     expect(selected("[502] the model returned no text")).toEqual([502]);
     expect(selected("[503] the model is not running")).toEqual([503]);
     expect(selected("[504] the model did not answer in time")).toEqual([504]);

@@ -26,6 +26,7 @@ window.falconAnswers = (() => {
     unauthorized: { title: "Please sign in again", retry: false },
     not_allowed: { title: "Access not allowed", retry: false },
     request_refused: { title: "Request refused", retry: false },
+    not_found: { title: "Conversation not found", retry: false },
     rate_limited: { title: "Too many messages from your address — wait a few minutes, then retry" },
     site_quota: { title: "The site's daily limit is reached — try again tomorrow", retry: false },
     throttled: { title: "The chat is handling many requests — retry in a moment" },

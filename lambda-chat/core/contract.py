@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 
 # The reason of an error raised without one (contract/chat-errors.json, `reason` per status).
-DEFAULT_REASONS = {400: "invalid_request", 429: "busy", 500: "internal", 502: "model_error",
+DEFAULT_REASONS = {400: "invalid_request", 404: "not_found", 429: "busy", 500: "internal", 502: "model_error",
                    503: "model_not_running", 504: "model_timeout"}
 # Reasons the functions give besides those defaults (contract/error-reasons.json).
 CONNECTION_LIMIT = "connection_limit"  # 429: maxAnswersPerConnection reached
