@@ -8,13 +8,13 @@ Run: `npm run test:deploy`. Steps (each timed):
   3. create the state bucket, `terraform init` with the S3 backend (use_lockfile), `apply`
      the account stack (API Gateway's CloudWatch role), then the dev stack;
   4. read the deployment back with boto3 and check its shape (deployed_shape.py, deployed_features.py);
-  5. `plan -detailed-exitcode`: nothing may change except the emulator deviations
-     listed in EMULATOR_DEVIATIONS (each with its reason);
-  6. edit one site file, re-synthesize: the plan changes exactly that object;
-  7. change the model's instance type: the plan updates the endpoint in place with a new
-     configuration, and Terraform's apply graph deregisters autoscaling before the update
+  5. `plan -detailed-exitcode` of both stacks, side by side: nothing may change except
+     the emulator deviations listed in EMULATOR_DEVIATIONS (each with its reason);
+  6. edit one site file and change the model's instance type, re-synthesize, one plan:
+     it changes exactly that object, and updates the endpoint in place with a new
+     configuration, Terraform's apply graph deregistering autoscaling before the update
      (moto has no UpdateEndpoint, so this step stops at the plan);
-  8. `destroy` the dev stack: the account's role setting must survive it; then destroy the
+  7. `destroy` the dev stack: the account's role setting must survive it; then destroy the
      account stack and check through boto3 that nothing is left.
 
 Why HTTPS: the site bucket's policy denies requests without TLS. moto is started
@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import deployed_features as features
@@ -150,49 +151,56 @@ def main() -> int:
                     run(["terraform", "init", "-input=false", "-no-color"], cwd=directory, env=tf_env)
                     backend = json.loads((directory / ".terraform" / "terraform.tfstate").read_text())["backend"]
                     check(backend["type"] == "s3" and backend["config"]["use_lockfile"] is True, f"S3 backend with use_lockfile ({directory.name})")
+            def stored_state(key: str) -> dict:
+                # The state file as the S3 backend stored it: its outputs and resources, read
+                # without another terraform command (each starts the AWS provider, seconds of CPU).
+                return json.loads(aws("s3").get_object(Bucket=STATE_BUCKET, Key=key)["Body"].read())
+
             with timer.step(f"terraform apply {ACCOUNT_STACK}"):
                 run(["terraform", "apply", "-auto-approve", "-input=false", "-no-color"], cwd=account_dir, env=tf_env)
-                account_role = json.loads(run(["terraform", "output", "-json"], cwd=account_dir, env=tf_env).stdout)["ApiGatewayCloudwatchRoleArn"]["value"]
+                account_role = stored_state(f"chatbot/{ACCOUNT_STACK}/terraform.tfstate")["outputs"]["ApiGatewayCloudwatchRoleArn"]["value"]
                 shape.assert_account(aws, account_role)
             with timer.step(f"terraform apply {STACK}"):
                 run(["terraform", "apply", "-auto-approve", "-input=false", "-no-color"], cwd=stack_dir, env=tf_env)
                 state_keys = sorted(o["Key"] for o in aws("s3").list_objects_v2(Bucket=STATE_BUCKET).get("Contents", []))
                 check(state_keys == [f"chatbot/{ACCOUNT_STACK}/terraform.tfstate", "chatbot/dev/terraform.tfstate"], f"state of both stacks stored in the S3 backend: {state_keys}")
             with timer.step("check the deployed shape through boto3"):
-                outputs = json.loads(run(["terraform", "output", "-json"], cwd=stack_dir, env=tf_env).stdout)
-                state = json.loads(run(["terraform", "show", "-json"], cwd=stack_dir, env=tf_env).stdout)
+                state = stored_state("chatbot/dev/terraform.tfstate")
+                outputs = state["outputs"]
                 shape.assert_core(aws, outputs, state, ENDPOINT, tracing=REHEARSED_SETTINGS["CHATBOT_TRACING"] == "true")
                 features.assert_model(aws, ENDPOINT, INSTANCE_TYPE)
                 features.assert_stream(aws, outputs, DOMAIN)
                 features.assert_edge(aws, outputs, zone_id, DOMAIN, (stack_dir / "cdk.tf.json").read_text())
                 features.assert_operations(aws, outputs, "ops@rehearsal.example")
                 signin.assert_signin(aws, outputs, DOMAIN)
-            with timer.step("terraform plan: no change after apply"):
-                changes = plan_changes(stack_dir, tf_env)
+            with timer.step("terraform plan: no change after apply (both stacks side by side)"):
+                # Two independent read-only plans: while one waits on the emulator, the other runs.
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    account_plan = pool.submit(plan_changes, account_dir, tf_env)
+                    changes = plan_changes(stack_dir, tf_env)
+                    account_changes = account_plan.result()
                 show_changes(changes)
                 left = unexplained(changes, EMULATOR_DEVIATIONS)
                 if left:
                     raise AssertionError(f"plan after apply changes more than the listed emulator deviations: {left}")
-                account_changes = plan_changes(account_dir, tf_env)
                 check(account_changes == {}, f"the account stack plans no change: {list(account_changes)}")
-            with timer.step(f"edit site/{EDITED_FILE}: plan changes exactly that object"):
+            with timer.step(f"edit site/{EDITED_FILE} and change the model instance type {INSTANCE_TYPE} -> {NEW_INSTANCE_TYPE}: one plan"):
+                # Two code changes in one plan: each must change exactly its own resources.
                 edited_file = project / "site" / EDITED_FILE
                 original = edited_file.read_bytes()
                 edited_file.write_bytes(original + b"\n// edited by the deploy rehearsal\n")
-                resynth()
+                resynth({"CHATBOT_MODEL_INSTANCE_TYPE": NEW_INSTANCE_TYPE})
+                edited_file.write_bytes(original)
                 # The plan before read every resource back; this one only compares code and state.
                 changes = plan_changes(stack_dir, tf_env, refresh=False)
-                left = unexplained(changes, EMULATOR_DEVIATIONS)
-                edited = list(left)
-                check(len(edited) == 1 and "aws_s3_object" in edited[0], f"only one object changes: {left}")
-                check(set(left[edited[0]]) == {"source", "source_hash"}, f"the object's source and hash change: {left}")
-                check(changes[edited[0]]["after"]["key"] == EDITED_FILE, f"the changed object is {EDITED_FILE}")
-                edited_file.write_bytes(original)
-            with timer.step(f"model instance type {INSTANCE_TYPE} -> {NEW_INSTANCE_TYPE}: plan updates the endpoint in place"):
-                resynth({"CHATBOT_MODEL_INSTANCE_TYPE": NEW_INSTANCE_TYPE})
-                changes = plan_changes(stack_dir, tf_env, refresh=False)
                 show_changes(changes)
-                check_instance_type_update(changes, unexplained(changes, EMULATOR_DEVIATIONS), apply_order(stack_dir, tf_env))
+                left = unexplained(changes, EMULATOR_DEVIATIONS)
+                objects = [address for address in left if changes[address]["type"] == "aws_s3_object"]
+                check(len(objects) == 1, f"the site edit changes one object: {objects}")
+                check(set(left[objects[0]]) == {"source", "source_hash"}, f"the object's source and hash change: {left[objects[0]]}")
+                check(changes[objects[0]]["after"]["key"] == EDITED_FILE, f"the changed object is {EDITED_FILE}")
+                model_changes = {address: paths for address, paths in left.items() if address not in objects}
+                check_instance_type_update(changes, model_changes, apply_order(stack_dir, tf_env))
             # Destroys without reading every resource back first: the plans above just did.
             with timer.step(f"terraform destroy {STACK}"):
                 run(["terraform", "destroy", "-auto-approve", "-refresh=false", "-input=false", "-no-color"], cwd=stack_dir, env=tf_env)

@@ -39,8 +39,9 @@ def deployed_distribution(cf: Any, outputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def state_resource(state: dict[str, Any], kind: str) -> dict[str, Any]:
-    """Attribute values of the single resource of a type in `terraform show -json` output."""
-    found = [r["values"] for r in state["values"]["root_module"]["resources"] if r["type"] == kind and r["mode"] == "managed"]
+    """Attribute values of the single resource of a type in a state file (format version 4)."""
+    found = [instance["attributes"] for r in state["resources"] if r["type"] == kind and r["mode"] == "managed"
+             for instance in r["instances"]]
     if len(found) != 1:
         raise AssertionError(f"expected one {kind} in the state, found {len(found)}")
     return found[0]
@@ -72,7 +73,7 @@ def assert_core(aws: Callable[[str], Any], outputs: dict[str, Any], state: dict[
     check(integration["credentials"] == role_arn, "integration uses the credentials role")
     check(int(integration["timeoutInMillis"]) == 29000, "integration timeout")
     responses = integration["integrationResponses"]
-    check(sorted(responses) == ["200", "400", "429", "500", "502", "503", "504"], f"integration responses {sorted(responses)}")
+    check(sorted(responses) == ["200", "400", "404", "429", "500", "502", "503", "504"], f"integration responses {sorted(responses)}")
     check(responses["400"]["selectionPattern"] == r"^\[400(?::[a-z_]+)?\][\s\S]*", "400 selection pattern (an optional reason)")
     check('"reason": "$util.escapeJavaScript($reason)"' in responses["429"]["responseTemplates"]["application/json"], "429 template answers the reason")
     check("$util.escapeJavaScript($msg)" in responses["502"]["responseTemplates"]["application/json"], "502 template")

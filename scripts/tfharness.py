@@ -42,6 +42,9 @@ def log(message: str) -> None:
 def run(cmd: list[str], cwd: Path, env: dict[str, str], capture: bool = False) -> subprocess.CompletedProcess[str]:
     """Runs a command; on failure prints its output and raises SystemExit naming the command."""
     result = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True)
+    if os.environ.get("TFHARNESS_LOG"):  # every command's output, for finding where the time goes
+        with open(os.environ["TFHARNESS_LOG"], "a", encoding="utf-8") as out:
+            out.write(f"$ {' '.join(cmd)}  (in {cwd})\n{result.stdout}{result.stderr}\n")
     if result.returncode != 0 and not capture:
         sys.stdout.write(result.stdout)
         sys.stderr.write(result.stderr)
