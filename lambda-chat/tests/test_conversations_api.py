@@ -258,3 +258,13 @@ def test_logs_never_contain_titles(api, seed, capsys):
     api.call("conv_export", conversation_id=conversation_id)
     out = capsys.readouterr().out
     assert "conversations answered" in out and "private" not in out
+
+
+def test_delete_sends_unprocessed_items_again_until_the_batch_is_done(load_api, dynamodb, tables):
+    from conversation_support import Seeder
+    api = load_api(CONVERSATION_DELETE_BUDGET_SECONDS="0.000001")  # one batch per request
+    conversation_id = Seeder(api.module.ROUTES.store).conversation(turns=15)  # 30 messages
+    dynamodb.leave_unprocessed(2)  # DynamoDB hands back half of the batch, then half of the rest
+    assert api.call("conv_delete", conversation_id=conversation_id).status == 202
+    left = dynamodb.client().scan(TableName=tables["conversations"])["Items"]
+    assert len(left) == 30 - 25  # the whole first batch went, its unprocessed part sent again
