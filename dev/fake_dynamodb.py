@@ -49,6 +49,52 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 
 
+class _AllTables(dict):
+    """The backend's tables while a transaction runs: `in` answers False, which is how moto
+    decides to back a table up (copy.deepcopy of the whole table, for every item of the
+    transaction: seconds once a table holds a few hundred items, past the functions' read
+    timeouts). `_item_backups` backs up only the items the transaction names instead."""
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+
+def _item_backups() -> None:
+    """moto's TransactWriteItems, rolled back item by item instead of table by table."""
+    import copy
+
+    from moto.dynamodb.models import DynamoDBBackend
+    if getattr(DynamoDBBackend, "_item_backups", False):
+        return
+    whole_table = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backups = []
+        for entry in transact_items:
+            op = next(iter(entry.values()))
+            table = self.tables.get(op.get("TableName"))
+            if table is not None:
+                names = [n for n in (table.hash_key_attr, table.range_key_attr) if n]
+                key = op.get("Key") or {n: op["Item"][n] for n in names if n in op.get("Item", {})}
+                current = self.get_item(table.name, key) if len(key) == len(names) else None
+                backups.append((table.name, key, copy.deepcopy(current)))
+        tables, self.tables = self.tables, _AllTables(self.tables)
+        try:
+            whole_table(self, transact_items)
+        except Exception:
+            for name, key, item in backups:
+                if item is None:
+                    tables[name].delete_item(*self.get_keys_value(tables[name], key))
+                else:
+                    tables[name].put_item(item.to_json()["Attributes"])
+            raise
+        finally:
+            self.tables = tables
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoDBBackend._item_backups = True
+
+
 class _Unprocessed:
     """WSGI middleware: the next `batches` BatchWriteItem calls apply only the first half of
     each table's requests and hand the rest back as UnprocessedItems, as DynamoDB does when a
@@ -87,6 +133,7 @@ class LocalDynamoDb:
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+        _item_backups()
         self._unprocessed = _Unprocessed(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, self._unprocessed, threaded=False)
         self._thread: threading.Thread | None = None
