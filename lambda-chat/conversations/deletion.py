@@ -16,7 +16,10 @@ from conversations.keys import INDEX, UserKeys, is_conversation_id
 from conversations.settings import ConversationSettings
 from conversations.store import dynamodb_client, not_found
 
-BATCH_ITEMS = 25  # BatchWriteItem's limit of requests per call
+# BatchWriteItem takes at most 25 requests and may hand some back as UnprocessedItems, to be
+# sent again with an exponential backoff
+# (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html).
+BATCH_ITEMS = 25
 BATCH_ATTEMPTS = 6  # per batch; what is still unprocessed then waits for the next step
 
 

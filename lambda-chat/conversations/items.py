@@ -1,7 +1,9 @@
 """The conversations table's items as the API shows them: summaries, messages, times.
 
-DynamoDB's TTL deletes expired items only eventually (typically within days), so every
-read treats an item whose `expires_at` has passed as gone (`expired`).
+DynamoDB's TTL deletes expired items only eventually ("typically within two days";
+until then they "still show up in reads, queries, and scans":
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ttl-expired-items.html),
+so every read treats an item whose `expires_at` has passed as gone (`expired`).
 """
 
 import time

@@ -1,9 +1,11 @@
 """The conversations table: listing, reading, renaming, and saving a turn (deletes: deletion.py).
 
 Every Query names the caller's partition (`user_id = :user`, keys.py) and reads strongly
-consistently (a local secondary index allows it, unlike a global one). A Query page stops
-at 1 MB, so every listing follows LastEvaluatedKey until it has what was asked for; expired
-items (TTL deletes lazily) are skipped, never counted.
+consistently (a local secondary index allows it, unlike a global one:
+https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/LSI.html). A Query page
+stops at 1 MB, so every listing follows LastEvaluatedKey until it has what was asked for
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.Pagination.html);
+expired items (TTL deletes lazily, items.py) are skipped, never counted.
 """
 
 import time
@@ -22,7 +24,9 @@ NOT_FOUND = "no such conversation"
 
 def dynamodb_client() -> Any:
     # Reads, UpdateItem SET and deletes are idempotent; TransactWriteItems carries a
-    # ClientRequestToken, so botocore's retry of it is not applied twice.
+    # ClientRequestToken, which makes identical calls within 10 minutes one call, so
+    # botocore's retry of it is not applied twice (API_TransactWriteItems.html, ClientRequestToken:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
     return aws_client("dynamodb", connect_timeout=2, read_timeout=5, max_attempts=3)
 
 
