@@ -17,7 +17,6 @@ few ms per call instead of moto's figure. Prints figures only.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ sys.path[:0] = [str(ROOT / "lambda-chat"), str(ROOT / "dev")]
 
 from fake_dynamodb import LocalDynamoDb  # noqa: E402
 from fake_sagemaker import FakeSageMaker  # noqa: E402
+from signin_overhead import median_p90  # noqa: E402  (bench/ is the script's own directory)
 
 ANSWER_WORKER = """
 import json, sys, time
@@ -90,11 +90,6 @@ for limit in (100, 50):
     result[str(limit)] = {"times": times, "requests": requests}
 out.write(json.dumps(result) + "\\n")
 """
-
-
-def median_p90(xs):
-    xs = sorted(xs)
-    return statistics.median(xs), xs[int(0.9 * (len(xs) - 1))]
 
 
 def main(argv):
