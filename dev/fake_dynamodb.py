@@ -3,7 +3,8 @@
 moto's emulator served by a single-threaded HTTP server: requests run one after another,
 as DynamoDB applies writes to one item one after another, so a conditional UpdateItem is
 atomic here too (moto's threaded server gives no such guarantee). Creates the sign-in
-tables (and the connections table) with the stack's key schemas.
+tables, the connections table and the saved-conversations table (with its local
+secondary index) with the stack's key schemas.
 
     python3 dev/fake_dynamodb.py [--port 0] [--prefix chatbot-dev]   # prints "listening on http://..."
 """
@@ -11,11 +12,14 @@ tables (and the connections table) with the stack's key schemas.
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+import zlib
 from typing import Any
 
 TABLES: dict[str, dict[str, Any]] = {
@@ -28,7 +32,98 @@ TABLES: dict[str, dict[str, Any]] = {
                                              {"AttributeName": "day", "AttributeType": "S"}]},
     "connections": {"KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
                     "AttributeDefinitions": [{"AttributeName": "connectionId", "AttributeType": "S"}]},
+    # Saved conversations (CONVERSATIONS-SPEC.md "Table"): one partition per person, one item
+    # per conversation and per message; `by-updated` is sparse (only conversations carry
+    # updated_key), so it lists a person's conversations newest first.
+    "conversations": {
+        "KeySchema": [{"AttributeName": "user_id", "KeyType": "HASH"},
+                      {"AttributeName": "item_key", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": "user_id", "AttributeType": "S"},
+                                 {"AttributeName": "item_key", "AttributeType": "S"},
+                                 {"AttributeName": "updated_key", "AttributeType": "S"}],
+        "LocalSecondaryIndexes": [{
+            "IndexName": "by-updated",
+            "KeySchema": [{"AttributeName": "user_id", "KeyType": "HASH"},
+                          {"AttributeName": "updated_key", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"}}]},
 }
+
+
+class _AllTables(dict):
+    """The backend's tables while a transaction runs: `in` answers False, which is how moto
+    decides to back a table up (copy.deepcopy of the whole table, for every item of the
+    transaction: seconds once a table holds a few hundred items, past the functions' read
+    timeouts). `_item_backups` backs up only the items the transaction names instead."""
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+
+def _item_backups() -> None:
+    """moto's TransactWriteItems, rolled back item by item instead of table by table."""
+    import copy
+
+    from moto.dynamodb.models import DynamoDBBackend
+    if getattr(DynamoDBBackend, "_item_backups", False):
+        return
+    whole_table = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backups = []
+        for entry in transact_items:
+            op = next(iter(entry.values()))
+            table = self.tables.get(op.get("TableName"))
+            if table is not None:
+                names = [n for n in (table.hash_key_attr, table.range_key_attr) if n]
+                key = op.get("Key") or {n: op["Item"][n] for n in names if n in op.get("Item", {})}
+                current = self.get_item(table.name, key) if len(key) == len(names) else None
+                backups.append((table.name, key, copy.deepcopy(current)))
+        tables, self.tables = self.tables, _AllTables(self.tables)
+        try:
+            whole_table(self, transact_items)
+        except Exception:
+            for name, key, item in backups:
+                if item is None:
+                    tables[name].delete_item(*self.get_keys_value(tables[name], key))
+                else:
+                    tables[name].put_item(item.to_json()["Attributes"])
+            raise
+        finally:
+            self.tables = tables
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoDBBackend._item_backups = True
+
+
+class _Unprocessed:
+    """WSGI middleware: the next `batches` BatchWriteItem calls apply only the first half of
+    each table's requests and hand the rest back as UnprocessedItems, as DynamoDB does when a
+    partition is throttled (moto never does). Lets tests prove the retry."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.batches = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.batches <= 0 or not environ.get("HTTP_X_AMZ_TARGET", "").endswith(".BatchWriteItem"):
+            return self.app(environ, start_response)
+        self.batches -= 1
+        request = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        held: dict[str, list[Any]] = {}
+        for table, writes in request["RequestItems"].items():
+            keep = max(1, len(writes) // 2)
+            request["RequestItems"][table], held[table] = writes[:keep], writes[keep:]
+        body = json.dumps(request).encode()
+        environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+        status_headers: list[Any] = []
+        answer = b"".join(self.app(environ, lambda status, headers, *_: status_headers.extend([status, headers])))
+        reply = json.loads(answer)
+        reply["UnprocessedItems"] = {t: w for t, w in held.items() if w}
+        data = json.dumps(reply).encode()
+        headers = [(k, v) for k, v in status_headers[1] if k.lower() not in ("content-length", "x-amz-crc32")]
+        start_response(status_headers[0], [*headers, ("Content-Length", str(len(data))),
+                                           ("X-Amz-Crc32", str(zlib.crc32(data)))])
+        return [data]
 
 
 class LocalDynamoDb:
@@ -38,8 +133,9 @@ class LocalDynamoDb:
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-        app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(host, port, app, threaded=False)
+        _item_backups()
+        self._unprocessed = _Unprocessed(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(host, port, self._unprocessed, threaded=False)
         self._thread: threading.Thread | None = None
 
     @property
@@ -55,6 +151,10 @@ class LocalDynamoDb:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def leave_unprocessed(self, batches: int) -> None:
+        """The next `batches` BatchWriteItem calls each leave half their requests unprocessed."""
+        self._unprocessed.batches = batches
 
     def client(self) -> Any:
         import boto3

@@ -5,10 +5,9 @@ writes to one item, so the concurrency test exercises the real conditional expre
 """
 
 import json
-import secrets
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,21 +18,7 @@ SUB = "0b6c2d3e-1f20-4a5b-9c8d-7e6f5a4b3c2d"
 HOUR = 3600
 
 
-@pytest.fixture(scope="module")
-def dynamodb() -> Iterator[LocalDynamoDb]:
-    db = LocalDynamoDb().start()
-    yield db
-    db.stop()
-
-
-@pytest.fixture
-def tables(dynamodb: LocalDynamoDb) -> Iterator[dict[str, str]]:
-    prefix = f"t{secrets.token_hex(4)}"
-    names = dynamodb.create_tables(prefix)
-    yield names
-    client = dynamodb.client()
-    for name in names.values():
-        client.delete_table(TableName=name)
+# `dynamodb` (dev/fake_dynamodb.py) and `tables` (fresh tables per test): conftest.py.
 
 
 def signed_in_env(dynamodb: LocalDynamoDb, tables: dict[str, str], **extra: str) -> dict[str, str]:
