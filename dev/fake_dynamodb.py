@@ -3,7 +3,8 @@
 moto's emulator served by a single-threaded HTTP server: requests run one after another,
 as DynamoDB applies writes to one item one after another, so a conditional UpdateItem is
 atomic here too (moto's threaded server gives no such guarantee). Creates the sign-in
-tables (and the connections table) with the stack's key schemas.
+tables, the connections table and the saved-conversations table (with its local
+secondary index) with the stack's key schemas.
 
     python3 dev/fake_dynamodb.py [--port 0] [--prefix chatbot-dev]   # prints "listening on http://..."
 """
@@ -28,6 +29,20 @@ TABLES: dict[str, dict[str, Any]] = {
                                              {"AttributeName": "day", "AttributeType": "S"}]},
     "connections": {"KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
                     "AttributeDefinitions": [{"AttributeName": "connectionId", "AttributeType": "S"}]},
+    # Saved conversations (CONVERSATIONS-SPEC.md "Table"): one partition per person, one item
+    # per conversation and per message; `by-updated` is sparse (only conversations carry
+    # updated_key), so it lists a person's conversations newest first.
+    "conversations": {
+        "KeySchema": [{"AttributeName": "user_id", "KeyType": "HASH"},
+                      {"AttributeName": "item_key", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": "user_id", "AttributeType": "S"},
+                                 {"AttributeName": "item_key", "AttributeType": "S"},
+                                 {"AttributeName": "updated_key", "AttributeType": "S"}],
+        "LocalSecondaryIndexes": [{
+            "IndexName": "by-updated",
+            "KeySchema": [{"AttributeName": "user_id", "KeyType": "HASH"},
+                          {"AttributeName": "updated_key", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"}}]},
 }
 
 

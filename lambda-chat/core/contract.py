@@ -5,8 +5,9 @@
 default) that API Gateway maps to an HTTP status and a `{"message", "reason"}` body
 (contract/chat-errors.json), and the stream function turns into an `error` frame.
 The reasons are contract/error-reasons.json's; the tests check these tables agree with it. `parse_request` is the one
-validation of `{"text": ..., "history": [...]}`; both functions use it, so both give
-the same messages for the same input.
+validation of `{"text": ..., "history": [...]}` (with saved conversations `{"text",
+"conversationId", "retry"}`); both functions use it, so both give the same messages for
+the same input.
 """
 
 import unicodedata
@@ -55,6 +56,11 @@ class Turn:
 class ChatRequest:
     text: str
     history: tuple[Turn, ...]
+    # Saved conversations only (`parse_request(..., saved=True)`): the conversation to go on
+    # with (None starts a new one; its shape is checked where it is looked up, as a 404), and
+    # whether this question replaces the conversation's failed newest turn.
+    conversation_id: str | None = None
+    retry: bool = False
 
 
 def _check_characters(value: str, field: str) -> None:
@@ -64,8 +70,11 @@ def _check_characters(value: str, field: str) -> None:
             raise ChatError(400, f"{field} must not contain control characters")
 
 
-def parse_request(event: Any, limits: Limits) -> ChatRequest:
-    """Checks the request body; raises ChatError(400) naming the offending field."""
+def parse_request(event: Any, limits: Limits, saved: bool = False) -> ChatRequest:
+    """Checks the request body; raises ChatError(400) naming the offending field.
+
+    `saved` (conversations on): `history` is ignored, since the function loads it from the
+    store, and the optional `conversationId` (string) and `retry` (boolean) are read instead."""
     if not isinstance(event, dict):
         raise ChatError(400, "the request body must be a JSON object")
     if "text" not in event or event["text"] is None:
@@ -79,7 +88,19 @@ def parse_request(event: Any, limits: Limits) -> ChatRequest:
     if len(text) > limits.max_text_chars:
         raise ChatError(400, f"text must be at most {limits.max_text_chars} characters")
     _check_characters(text, "text")
+    if saved:
+        return _saved_request(event, text)
     return ChatRequest(text=text, history=_parse_history(event.get("history"), limits))
+
+
+def _saved_request(event: dict[str, Any], text: str) -> ChatRequest:
+    conversation_id = event.get("conversationId")
+    if conversation_id is not None and not isinstance(conversation_id, str):
+        raise ChatError(400, "conversationId must be a string")
+    retry = event.get("retry")
+    if retry is not None and not isinstance(retry, bool):
+        raise ChatError(400, "retry must be true or false")
+    return ChatRequest(text=text, history=(), conversation_id=conversation_id, retry=bool(retry))
 
 
 def _parse_history(history: Any, limits: Limits) -> tuple[Turn, ...]:

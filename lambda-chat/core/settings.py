@@ -130,7 +130,7 @@ def normalize_origin(value: str) -> Origin | None:
 T = TypeVar("T")
 
 
-class _EnvReader:
+class EnvReader:
     """Reads typed values from the environment, collecting every problem."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
@@ -177,7 +177,7 @@ class _EnvReader:
             self.problems.append((name, f"less than {limit_name} ({limit})", self.env.get(name, str(value))))
 
 
-def _read_settings(read: _EnvReader) -> Settings:
+def _read_settings(read: EnvReader) -> Settings:
     endpoint = read.read("endpoint", "", str, bool, "set to the SageMaker endpoint name", required=True)
     max_new_tokens = read.integer("MAX_NEW_TOKENS", 512, 1, 8192)
     payload_style = read.read("PAYLOAD_STYLE", INPUTS, str, lambda v: v in STYLES,
@@ -231,7 +231,7 @@ def _read_settings(read: _EnvReader) -> Settings:
     return settings
 
 
-def _system_prompt(read: _EnvReader) -> str:
+def _system_prompt(read: EnvReader) -> str:
     """SYSTEM_PROMPT: text without control characters other than line breaks and tabs."""
     def ok(value: str) -> bool:
         return len(value) <= MAX_SYSTEM_PROMPT_CHARS and not any(
@@ -242,7 +242,7 @@ def _system_prompt(read: _EnvReader) -> str:
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Reads and checks what both functions need; raises ConfigError naming every bad variable."""
-    read = _EnvReader(env)
+    read = EnvReader(env)
     settings = _read_settings(read)
     if read.problems:
         raise ConfigError(read.problems)
@@ -269,7 +269,7 @@ def _origins(value: str) -> frozenset[Origin] | None:
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 
-def _optional_table(read: _EnvReader) -> str | None:
+def _optional_table(read: EnvReader) -> str | None:
     if not read.env.get("CONNECTIONS_TABLE", "").strip():
         return None  # counts stay in the process (the dev server)
     return read.read("CONNECTIONS_TABLE", None, str, lambda v: bool(_TABLE_NAME.fullmatch(v)),
@@ -278,7 +278,7 @@ def _optional_table(read: _EnvReader) -> str | None:
 
 def load_stream_settings(env: Mapping[str, str]) -> StreamSettings:
     """Everything `load_settings` reads, plus the stream function's own variables."""
-    read = _EnvReader(env)
+    read = EnvReader(env)
     chat = _read_settings(read)
     settings = StreamSettings(
         chat=chat,

@@ -41,6 +41,7 @@ CONFIG_VARS = (
     "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA",
     "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI",
     "AUTH", "TICKETS_TABLE", "USAGE_TABLE", "DAILY_ANSWERS_PER_USER", "TICKET_TTL_SECONDS", "ADMIN_GROUP",
+    "CONVERSATIONS_TABLE", "CONVERSATION_RETENTION_DAYS", "CONVERSATION_DELETE_BUDGET_SECONDS",
 )
 
 
@@ -303,3 +304,10 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# The saved-conversation fixtures live in their own module (one concern); imported here so
+# every test module can use them. __all__ marks them as what this conftest provides.
+from conversation_support import api, dynamodb, load_api, seed, tables  # noqa: E402
+
+__all__ = ["api", "dynamodb", "load_api", "seed", "tables"]
