@@ -41,7 +41,7 @@ window.falconConversationStore = (() => {
       // fall through
     }
     if (plain) return plain[1];
-    return `${title.replace(/[^\p{L}\p{N} _-]+/gu, "").trim().slice(0, 60) || "conversation"}.md`;
+    return `${title.replace(/[^\p{L}\p{N} _-]+/gu, "").replace(/\s+/g, " ").trim().slice(0, 60) || "conversation"}.md`;
   }
 
   function server(auth, errorOf) {
@@ -80,10 +80,11 @@ window.falconConversationStore = (() => {
       list: (cursor, limit) => json(`conversations?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
       // The whole history: follows the messages' cursor to the end.
       async open(id) {
-        let page = await json(`${at(id)}?limit=200`);
+        const limit = Number(document.documentElement.dataset.messagePage) || 200; // tests: a few
+        let page = await json(`${at(id)}?limit=${limit}`);
         const messages = [...page.messages];
-        for (let i = 0; page.next && i < 500; i++) {
-          page = await json(`${at(id)}?limit=200&cursor=${encodeURIComponent(page.next)}`);
+        for (let i = 0; page.next && i < 1000; i++) {
+          page = await json(`${at(id)}?limit=${limit}&cursor=${encodeURIComponent(page.next)}`);
           messages.push(...page.messages);
         }
         return { id, title: page.title, turns: turnsOf(messages) };
@@ -155,16 +156,28 @@ window.falconConversationStore = (() => {
         localStorage.removeItem(itemKey(id));
         write(INDEX, index().filter((c) => c.id !== id));
       },
-      // The same Markdown shape as the server's export.
+      // The server's Markdown shape (lambda-chat/conversations/export.py): title and questions
+      // escaped so they show as typed; answers keep their Markdown, without raw HTML.
       async file(id) {
         const { title, turns } = await this.open(id);
-        const lines = [`# ${title}`, ""];
+        const text = (v) => v.split(/\r?\n/).map((l) => l.replace(/[\\`*_{}[\]()<>#+\-.!|~&"'=:]/g, "\\$&")).join("  \n");
+        const withoutHtml = (md) => {
+          let fence = null; // `<` and `&` escaped outside fenced code
+          return md.split("\n").map((l) => {
+            const f = /^\s{0,3}(`{3,}|~{3,})/.exec(l);
+            if (f && (!fence || f[1][0] === fence)) fence = fence ? null : f[1][0];
+            else if (!fence) return l.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+            return l;
+          }).join("\n");
+        };
+        const when = (at) => `${at.slice(0, 19).replace("T", " ")} UTC`;
+        const parts = [`# ${text(title)}`];
         for (const t of turns) {
-          lines.push(`**You** (${t.at}):`, "", t.text, "");
-          const reply = t.error ? `_${t.error.title}: ${t.error.detail}_` : `${t.reply}${t.stopped ? "\n\n_(stopped)_" : ""}`;
-          lines.push(`**Falcon** (${t.replyAt || t.at}):`, "", reply, "");
+          parts.push("", `## You · ${when(t.at)}`, "", text(t.text), "", `## Falcon · ${when(t.replyAt || t.at)}`, "");
+          if (t.error) parts.push(`*No answer: ${text(t.error.detail)}*`);
+          else parts.push(withoutHtml(t.reply), ...(t.stopped ? ["", "*(stopped)*"] : []));
         }
-        return { name: fileName(title), blob: new Blob([lines.join("\n")], { type: "text/markdown;charset=utf-8" }) };
+        return { name: fileName(title), blob: new Blob([`${parts.join("\n")}\n`], { type: "text/markdown;charset=utf-8" }) };
       },
       // Another tab changed the list.
       watch: (fn) => addEventListener("storage", (e) => e.key === INDEX && fn()),

@@ -31,7 +31,7 @@ window.falconConversations = (() => {
   let confirming = null; // id whose delete waits for confirmation
 
   try {
-    openId = sessionStorage.getItem(OPEN_KEY);
+    openId = ID.test(sessionStorage.getItem(OPEN_KEY)) ? sessionStorage.getItem(OPEN_KEY) : null;
   } catch {
     // storage off
   }
