@@ -30,6 +30,10 @@ from observability.metrics import emit_outcome
 from model.client import RETRY_WINDOW_SECONDS, call_model, model_client, parse_answer, tgi_payload
 from model.prompt import PromptPlan, history_limits, stop_sequences, within_token_budget
 from core.settings import Settings, load_at_cold_start, load_settings
+from conversations.chat import ConversationTurn, begin_turn
+from conversations.items import now_ms
+from conversations.settings import conversations_at_cold_start
+from conversations.store import ConversationStore
 
 __all__ = ["ChatError", "RETRY_WINDOW_SECONDS", "SETTINGS", "lambda_handler", "log", "model_client"]
 
@@ -38,6 +42,8 @@ IDENTITY, IDENTITY_PROBLEM = identity_at_cold_start()
 ALLOWANCE = (DailyAllowance(IDENTITY.usage_table, IDENTITY.daily_answers)
              if IDENTITY and IDENTITY.usage_table else None)
 TICKETS = Tickets(IDENTITY.tickets_table, IDENTITY.ticket_ttl) if IDENTITY and IDENTITY.tickets_table else None
+CONVERSATIONS, CONVERSATIONS_PROBLEM = conversations_at_cold_start()
+STORE = ConversationStore(CONVERSATIONS) if CONVERSATIONS else None  # None: conversations off
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -45,8 +51,9 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     request_id = getattr(context, "aws_request_id", None)
     fields: dict[str, Any] = {"requestId": request_id}
     try:
-        if SETTINGS is None or IDENTITY is None:
-            raise ChatError(500, f"the function is misconfigured: {CONFIG_PROBLEM or IDENTITY_PROBLEM}")
+        if SETTINGS is None or IDENTITY is None or CONVERSATIONS_PROBLEM:
+            raise ChatError(500, "the function is misconfigured: "
+                                 f"{CONFIG_PROBLEM or IDENTITY_PROBLEM or CONVERSATIONS_PROBLEM}")
         body, caller, action = split_event(event, IDENTITY)
         if caller is not None:
             fields["userId"] = caller.user_id
@@ -79,10 +86,10 @@ def _counted(body: Any, caller: Caller | None, settings: Settings, context: Any,
     """An answer counted against the caller's daily allowance; refunded when it fails."""
     if caller is None or ALLOWANCE is None:
         return _answer(body, settings, context, started)
-    parse_request(body, settings)  # a malformed request is a 400 before anything is counted
+    parse_request(body, settings, saved=STORE is not None)  # a 400 before anything is counted
     reservation: Reservation | None = ALLOWANCE.reserve(caller)
     try:
-        return _answer(body, settings, context, started)
+        return _answer(body, settings, context, started, caller)
     except BaseException:
         try:
             ALLOWANCE.refund(reservation)
@@ -92,9 +99,27 @@ def _counted(body: Any, caller: Caller | None, settings: Settings, context: Any,
         raise
 
 
-def _answer(event: Any, settings: Settings, context: Any, started: float) -> dict[str, Any]:
+def _answer(event: Any, settings: Settings, context: Any, started: float,
+            caller: Caller | None = None) -> dict[str, Any]:
+    question_at = now_ms()
     request_id = getattr(context, "aws_request_id", None)
-    request = parse_request(event, settings)
+    request = parse_request(event, settings, saved=STORE is not None)
+    turn: ConversationTurn | None = None
+    if STORE is not None and caller is not None:  # conversations need sign-in (their settings check)
+        turn = begin_turn(STORE, caller, request, settings.input_budget, settings.tokenizer,
+                          question_at, request_id)
+        request = turn.request  # with the history read from the store
+    try:
+        return _asked(request, settings, context, started, turn)
+    except Exception as error:
+        if turn is not None:
+            turn.failed(to_chat_error(error))
+        raise
+
+
+def _asked(request: ChatRequest, settings: Settings, context: Any, started: float,
+           turn: ConversationTurn | None) -> dict[str, Any]:
+    request_id = getattr(context, "aws_request_id", None)
     model_started = time.perf_counter()
 
     def attempt(plan: PromptPlan) -> tuple[bytes, int]:
@@ -110,8 +135,12 @@ def _answer(event: Any, settings: Settings, context: Any, started: float) -> dic
     for key in ("generated_tokens", "finish_reason"):
         if key in answer.details:
             result[key] = answer.details[key]
+    if turn is not None:
+        result.update(turn.answered(answer.text))
     fields = {"requestId": request_id, "elapsed_ms": result["elapsed_ms"], "model_ms": model_ms,
               "attempts": attempts, **_sizes(request, plan), "answer_chars": len(answer.text)}
+    if turn is not None:
+        fields.update(conversationId=turn.conversation_id, saved=turn.saved)
     if settings.log_prompts:
         fields.update(prompt=plan.prompt, answer=answer.text)
     log.info("chat answered", extra=fields)

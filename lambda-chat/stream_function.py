@@ -30,6 +30,8 @@ from identity.tickets import SUBPROTOCOL, Tickets, ticket_from_protocols
 from core.logs import log
 from observability.metrics import emit_outcome
 from core.settings import load_at_cold_start, load_stream_settings, normalize_origin
+from conversations.settings import conversations_at_cold_start
+from conversations.store import ConversationStore
 
 SETTINGS, CONFIG_PROBLEM = load_at_cold_start(load_stream_settings)
 IDENTITY, IDENTITY_PROBLEM = identity_at_cold_start()
@@ -37,6 +39,8 @@ COUNTS = answer_counts(SETTINGS) if SETTINGS else None
 TICKETS = Tickets(IDENTITY.tickets_table, IDENTITY.ticket_ttl) if IDENTITY and IDENTITY.tickets_table else None
 ALLOWANCE = (DailyAllowance(IDENTITY.usage_table, IDENTITY.daily_answers)
              if IDENTITY and IDENTITY.usage_table else None)
+CONVERSATIONS, CONVERSATIONS_PROBLEM = conversations_at_cold_start()
+STORE = ConversationStore(CONVERSATIONS) if CONVERSATIONS else None  # None: conversations off
 SIGNED_OUT = "your sign-in has expired; sign in again"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -50,14 +54,15 @@ def lambda_client() -> Any:
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and "streamJob" in event:
-        if SETTINGS is None:
+        if SETTINGS is None or CONVERSATIONS_PROBLEM:
             log.error("stream job not run: the function is misconfigured", extra={
-                "requestId": getattr(context, "aws_request_id", None), "problem": CONFIG_PROBLEM})
+                "requestId": getattr(context, "aws_request_id", None),
+                "problem": CONFIG_PROBLEM or CONVERSATIONS_PROBLEM})
         else:
             job = event["streamJob"]
             reservation = Reservation.from_dict(job.get("reservation") if isinstance(job, dict) else None)
             refund = (lambda: ALLOWANCE.refund(reservation)) if ALLOWANCE and reservation else None
-            stream_job.run(job, context, SETTINGS, refund)
+            stream_job.run(job, context, SETTINGS, refund, STORE)
         return {"statusCode": 200}
     route_context = event.get("requestContext") if isinstance(event, dict) else None
     if not isinstance(route_context, dict) or not route_context.get("connectionId"):
@@ -88,9 +93,9 @@ def _header(event: dict[str, Any], name: str) -> str | None:
 
 def _connect(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
     """Only pages of ALLOWED_ORIGINS may connect (stops cross-site WebSocket hijacking)."""
-    if SETTINGS is None:
+    if SETTINGS is None or CONVERSATIONS_PROBLEM:
         log.error("stream connect refused: the function is misconfigured", extra={
-            "connectionId": connection_id, "problem": CONFIG_PROBLEM})
+            "connectionId": connection_id, "problem": CONFIG_PROBLEM or CONVERSATIONS_PROBLEM})
         return {"statusCode": 500}
     origin = _header(event, "origin")
     allowed = origin is not None and normalize_origin(origin) in SETTINGS.allowed_origins
@@ -137,13 +142,13 @@ def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
     try:
         frame = _read_frame(event)
         poster.answer_id = fields["id"] = _readable_id(frame.get("id"))
-        if SETTINGS is None or COUNTS is None:
-            raise ChatError(500, f"the function is misconfigured: {CONFIG_PROBLEM}")
+        if SETTINGS is None or COUNTS is None or CONVERSATIONS_PROBLEM:
+            raise ChatError(500, f"the function is misconfigured: {CONFIG_PROBLEM or CONVERSATIONS_PROBLEM}")
         if frame.get("action") != "chat":
             raise ChatError(400, 'action must be "chat"')
         if poster.answer_id is None:
             raise ChatError(400, "id must be 1 to 64 letters, digits, _ or -")
-        request = parse_request(frame, SETTINGS.chat)  # the same validation as POST /chat
+        request = parse_request(frame, SETTINGS.chat, saved=STORE is not None)  # as POST /chat
         caller = _signed_in_caller(connection_id, poster, fields)
         try:
             count = COUNTS.count_answer(connection_id, SETTINGS.max_answers)
@@ -154,7 +159,7 @@ def _message(event: dict[str, Any], connection_id: str, context: Any) -> None:
                             CONNECTION_LIMIT)
         reservation = ALLOWANCE.reserve(caller) if caller is not None and ALLOWANCE is not None else None
         try:
-            _start_job(context, connection_id, poster.answer_id, request, reservation)
+            _start_job(context, connection_id, poster.answer_id, request, reservation, caller)
         except Exception:
             if reservation is not None and ALLOWANCE is not None:
                 ALLOWANCE.refund(reservation)
@@ -228,13 +233,18 @@ def _readable_id(value: Any) -> str | None:
 
 
 def _start_job(context: Any, connection_id: str, answer_id: str, request: ChatRequest,
-               reservation: Reservation | None = None) -> None:
+               reservation: Reservation | None = None, caller: Caller | None = None) -> None:
     job: dict[str, Any] = {"streamJob": {
         "connectionId": connection_id, "id": answer_id, "text": request.text,
         "history": [{"role": t.role, "content": t.content} for t in request.history],
         "acceptedAt": int(time.time() * 1000)}}
     if reservation is not None:
         job["streamJob"]["reservation"] = reservation.as_dict()
+    if STORE is not None and caller is not None:
+        # The job saves the answer in the caller's conversation: it carries whose it is (the
+        # connection's verified caller, never the frame) and which one.
+        job["streamJob"].update(caller={"user_id": caller.user_id}, conversationId=request.conversation_id,
+                                retry=request.retry)
     try:
         lambda_client().invoke(FunctionName=context.invoked_function_arn, InvocationType="Event",
                                Payload=json.dumps(job, ensure_ascii=False).encode())

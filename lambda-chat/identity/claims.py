@@ -47,6 +47,15 @@ def caller_from_claims(claims: Any, admin_group: str) -> Caller:
     return Caller(sub, admin_group in groups_of(claims.get("groups")), expires)
 
 
+def caller_of_job(value: Any) -> Caller | None:
+    """The caller a stream job carries: `{"user_id"}`, which the chat route copied from the
+    connection's verified ticket (the job is this function's own asynchronous invocation)."""
+    user_id = value.get("user_id") if isinstance(value, dict) else None
+    if not isinstance(user_id, str) or not _SUB.fullmatch(user_id):
+        return None
+    return Caller(user_id, False, None)
+
+
 def split_event(event: Any, settings: IdentitySettings) -> tuple[Any, Caller | None, str | None]:
     """(request body, caller, action) of a REST event: the event itself when sign-in is off."""
     if not settings.signed_in:

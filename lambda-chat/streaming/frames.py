@@ -65,10 +65,12 @@ class FramePoster:
         self.answer_id = answer_id
         self.request_id = request_id
         self.frames = 0  # posted
+        self.shown = ""  # the answer text the client has been sent (a stopped answer saves it)
 
     def token(self, text: str) -> None:
         for piece in split_text(text, MAX_TEXT_BYTES):
             self._post(self._encode({"type": "token", "text": piece}))
+            self.shown += piece
 
     def done(self, fields: dict[str, Any]) -> None:
         data = self._encode({"type": "done", **fields})
@@ -83,9 +85,10 @@ class FramePoster:
         """The job runs: the page stops telling the person the answer has not started yet."""
         self._post(self._encode({"type": "started"}))
 
-    def error(self, error: ChatError) -> None:
+    def error(self, error: ChatError, extra: dict[str, Any] | None = None) -> None:
+        """`extra`: the saved conversation's `conversationId`, when the question had one."""
         self._post(self._encode({"type": "error", "status": error.status, "message": error.message,
-                                 "reason": error.reason}))
+                                 "reason": error.reason, **(extra or {})}))
 
     def _encode(self, frame: dict[str, Any]) -> bytes:
         """The frame as posted: with this answer's `id` after its `type`, when there is one."""

@@ -15,7 +15,10 @@ import time
 from contextlib import closing
 from typing import Any, Callable
 
-from core.contract import ChatError, parse_request
+from core.contract import ChatError, ChatRequest, parse_request
+from conversations.chat import ConversationTurn, begin_turn
+from conversations.store import ConversationStore
+from identity.claims import caller_of_job
 from core.failures import ModelReported, describe, to_chat_error, too_long_event
 from streaming.frames import ClientGone, FramePoster, PostFailed
 from core.logs import log, ms_since
@@ -62,8 +65,9 @@ class Batcher:
 
 
 def run(job: Any, context: Any, settings: StreamSettings,
-        refund: "Callable[[], None] | None" = None) -> None:
-    """Streams one answer; `refund` gives back the daily allowance when no answer was given."""
+        refund: "Callable[[], None] | None" = None, store: ConversationStore | None = None) -> None:
+    """Streams one answer; `refund` gives back the daily allowance when no answer was given;
+    `store` (conversations on) loads the job's conversation and saves the turn in it."""
     request_id = getattr(context, "aws_request_id", None)
     started = time.perf_counter()
     connection_id = job.get("connectionId") if isinstance(job, dict) else None
@@ -76,9 +80,15 @@ def run(job: Any, context: Any, settings: StreamSettings,
         accepted_at = now_ms()
     poster = FramePoster(settings.connections_endpoint, connection_id, answer_id, request_id)
     fields: dict[str, Any] = {"requestId": request_id, "connectionId": connection_id, "id": answer_id}
+    turn: ConversationTurn | None = None
     try:
         poster.started()  # first frame: the page stops saying the answer has not started yet
-        fields.update(_answer(job, context, settings, poster, accepted_at, fields))
+        request = parse_request(job, settings.chat, saved=store is not None)
+        if store is not None:
+            turn = _conversation_turn(job, request, store, settings, accepted_at, request_id)
+            request = turn.request
+            fields["conversationId"] = turn.conversation_id
+        fields.update(_answer(request, context, settings, poster, accepted_at, fields, turn))
         log.info("stream answered", extra={**fields, "status": 200, "frames": poster.frames,
                                            "elapsed_ms": now_ms() - accepted_at})
         emit_outcome(200, function_name=getattr(context, "function_name", None),
@@ -87,6 +97,9 @@ def run(job: Any, context: Any, settings: StreamSettings,
     except (ClientGone, PostFailed) as stop:
         # Nobody to tell: the socket is closed, or posting keeps failing.
         reason = "the client has gone" if isinstance(stop, ClientGone) else "frames could not be posted"
+        if turn is not None:
+            turn.stopped(poster.shown)  # what the person saw, marked stopped
+            fields["saved"] = turn.saved
         log.warning("stream stopped", extra={
             **fields, "reason": reason, "frames": poster.frames, "job_ms": ms_since(started),
             **({"cause": describe(stop.cause)} if isinstance(stop, PostFailed) else {})})
@@ -96,7 +109,7 @@ def run(job: Any, context: Any, settings: StreamSettings,
         _refund(refund, fields)
         chat_error = to_chat_error(error)
         try:
-            poster.error(chat_error)
+            poster.error(chat_error, turn.failed(chat_error) if turn is not None else None)
         except (ClientGone, PostFailed):
             pass
         level = logging.WARNING if chat_error.status in (400, 429) else logging.ERROR
@@ -117,10 +130,18 @@ def _refund(refund: "Callable[[], None] | None", fields: dict[str, Any]) -> None
         log.warning("allowance refund failed", extra={**fields, "cause": describe(error)})
 
 
-def _answer(job: dict[str, Any], context: Any, settings: StreamSettings, poster: FramePoster,
-            accepted_at: int, fields: dict[str, Any]) -> dict[str, Any]:
+def _conversation_turn(job: dict[str, Any], request: ChatRequest, store: ConversationStore,
+                       settings: StreamSettings, accepted_at: int, request_id: str | None) -> ConversationTurn:
+    caller = caller_of_job(job.get("caller"))
+    if caller is None:
+        raise ChatError(500, "the function is misconfigured: the stream job carries no caller")
+    return begin_turn(store, caller, request, settings.chat.input_budget, settings.chat.tokenizer,
+                      accepted_at, request_id)
+
+
+def _answer(request: ChatRequest, context: Any, settings: StreamSettings, poster: FramePoster,
+            accepted_at: int, fields: dict[str, Any], turn: ConversationTurn | None) -> dict[str, Any]:
     chat = settings.chat
-    request = parse_request(job, chat)
     fields.update(text_chars=len(request.text), history_turns=len(request.history))
     deadline = Deadline(context.get_remaining_time_in_millis, DEADLINE_MARGIN_SECONDS)
     model_started = time.perf_counter()
@@ -167,6 +188,9 @@ def _answer(job: dict[str, Any], context: Any, settings: StreamSettings, poster:
     for key in ("generated_tokens", "finish_reason"):
         if key in details:
             done[key] = details[key]
+    if turn is not None:
+        done.update(turn.answered(shaper.text))  # saved before `done`, which names the conversation
+        fields["saved"] = turn.saved
     poster.done(done)
     result = {"first_token_ms": batcher.first_token_ms, "model_ms": model_ms,
               "model_events": stream.model_events, "answer_chars": len(shaper.text),
