@@ -2,7 +2,8 @@
 // open one (its whole history), rename it in place, delete it (after a confirmation), export
 // it as Markdown; a drawer on narrow screens. Kept by the server when signed in with saved
 // conversations on, else in this browser (conversation-store.js). Everything from a store
-// is inserted as text. chat.js uses window.falconConversations (docs/page.md "Conversations").
+// is inserted as text. chat.js uses window.falconConversations (docs/page.md "Conversations");
+// the drawer is drawer.js's.
 "use strict";
 window.falconConversations = (() => {
   const OPEN_KEY = "falcon-chat:open"; // sessionStorage: this tab's open conversation (an id, no text)
@@ -10,14 +11,13 @@ window.falconConversations = (() => {
   const stores = window.falconConversationStore;
   const auth = window.falconSignIn;
   const $ = (id) => document.getElementById(id);
-  const app = $("app");
   const nav = $("sidebar");
   const list = $("conversation-list");
   const scroller = $("conversation-scroll");
   const end = $("list-end");
   const status = $("sidebar-status");
   const toggle = $("sidebar-toggle");
-  const narrow = matchMedia("(max-width: 720px)");
+  const closeDrawer = window.falconDrawer.close;
 
   let chat = null; // chat.js: { replace(turns), input }
   let store = null; // null while nobody is signed in
@@ -235,28 +235,6 @@ window.falconConversations = (() => {
       say(`Could not export: ${error.message}`);
     }
   }
-
-  // The drawer (narrow screens): the rest of the page is inert while it is open.
-  const drawerOpen = () => app.classList.contains("drawer-open");
-  function openDrawer() {
-    app.classList.add("drawer-open");
-    toggle.setAttribute("aria-expanded", "true");
-    for (const part of app.querySelectorAll(".bar, .chat")) part.inert = true;
-    (list.querySelector('[aria-current="true"]') || list.querySelector(".conv-open") || $("sidebar-close")).focus();
-  }
-  // Focus goes to `focus` (back to the toggle only from an open drawer).
-  function closeDrawer(focus = toggle) {
-    const was = drawerOpen();
-    app.classList.remove("drawer-open");
-    toggle.setAttribute("aria-expanded", "false");
-    for (const part of app.querySelectorAll(".bar, .chat")) part.inert = false;
-    if (focus && (was || focus !== toggle)) focus.focus();
-  }
-  toggle.addEventListener("click", () => (drawerOpen() ? closeDrawer() : openDrawer()));
-  $("sidebar-close").addEventListener("click", () => closeDrawer());
-  nav.addEventListener("keydown", (e) => e.key === "Escape" && drawerOpen() && (e.preventDefault(), closeDrawer()));
-  app.addEventListener("click", (e) => e.target === app && closeDrawer()); // the backdrop
-  narrow.addEventListener("change", () => closeDrawer(null));
 
   // Which store, from the sign-in state: the server's with saved conversations on, else this browser's.
   function signInState(state) {

@@ -28,10 +28,12 @@ interface Tab {
   asked: Record<string, unknown>[];
 }
 
-async function tab(user: { email: string; password: string }, viewport = { width: 1280, height: 800 }): Promise<Tab> {
+/** A signed-in tab of its own; `byPost`: every handshake refused, so questions go by POST /chat. */
+async function tab(user: { email: string; password: string }, { viewport = { width: 1280, height: 800 }, byPost = false } = {}): Promise<Tab> {
   const context = await h.browser.newContext({ viewport, locale: "en-US", timezoneId: "UTC" });
   contexts.push(context);
   const page = await context.newPage();
+  if (byPost) await page.routeWebSocket(/\/stream$/, (ws) => ws.close({ code: 1006, reason: "refused" }));
   const t: Tab = { page, requests: [], asked: [] };
   page.on("request", (r) => {
     t.requests.push({ method: r.method(), url: new URL(r.url()) });
@@ -120,18 +122,14 @@ describe("saved conversations (npm run dev with sign-in)", () => {
   });
 
   it("loads more conversations as the list scrolls, following next", async () => {
-    const t = await tab(KIM, { width: 1280, height: 420 });
-    for (const q of ["Q1", "Q2", "Q3", "Q4", "Q5"]) {
+    const t = await tab(KIM, { viewport: { width: 1280, height: 420 } });
+    for (const q of ["Q1", "Q2", "Q3", "Q4"]) {
       await ask(t.page, q);
       await t.page.locator("#new-chat").click();
     }
-    // A page of two conversations, set on <html> before the page's scripts run.
-    await t.page.route(/\/chat\.html/, async (route) => {
-      const res = await route.fetch();
-      await route.fulfill({ response: res, body: (await res.text()).replace('<html lang="en">', '<html lang="en" data-conversation-page="2">') });
-    });
-    await t.page.reload();
-    await t.page.locator("#who:not([hidden])").waitFor();
+    // Pages of two conversations from here on; a new conversation starts the list again.
+    await t.page.evaluate(() => ((globalThis as any).document.documentElement.dataset.conversationPage = "2"));
+    await ask(t.page, "Q5");
     await t.page.waitForFunction(() => {
       const d = (globalThis as any).document;
       const scroller = d.getElementById("conversation-scroll");
@@ -234,8 +232,7 @@ describe("saved conversations (npm run dev with sign-in)", () => {
   });
 
   it("retries a failed newest turn with retry: true, and the server keeps one copy of that turn", async () => {
-    const t = await tab(GINA);
-    await t.page.routeWebSocket(/\/stream$/, (ws) => ws.close({ code: 1006, reason: "refused" })); // by POST, to rewrite it
+    const t = await tab(GINA, { byPost: true }); // to rewrite the question on its way
     await ask(t.page, "Before the failure");
     let rewritten = false;
     await t.page.route(/\/chat$/, async (route) => {
