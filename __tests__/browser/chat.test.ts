@@ -303,6 +303,9 @@ describe("colours follow prefers-color-scheme with readable contrast", () => {
         "#new-chat",
         ".hint",
         "#input",
+        ".conv-title",
+        ".conv-time",
+        "#conversation-list button.ghost",
       ];
       return selectors.map((sel) => {
         const el = d.querySelector(sel);

@@ -251,4 +251,34 @@ describe("saved conversations (npm run dev with sign-in)", () => {
     expect(await t.page.locator("#log .msg.user .bubble").allInnerTexts()).toEqual(["Before the failure", "Fails once"]);
     expect(await botBubble(t.page, 1).evaluate((el: any) => el.classList.contains("error"))).toBe(false);
   });
+
+  it("answers 401 without a valid token and 403 for a method the API does not have, as API Gateway does", async () => {
+    const unauthorized = await fetch(`${h.dev.url}conversations`, { headers: { Authorization: "eyJhbGciOiJIUzI1NiJ9.e30.forged" } });
+    expect([unauthorized.status, await unauthorized.json()]).toEqual([401, { message: "Unauthorized", reason: "unauthorized" }]);
+    const missing = await fetch(`${h.dev.url}conversations/abc`, { method: "PUT" });
+    expect([missing.status, ((await missing.json()) as { message: string }).message]).toEqual([403, "Missing Authentication Token"]);
+  });
+});
+
+describe("npm run dev -- --no-conversations (sign-in, conversations kept in the browser)", () => {
+  let local: Harness;
+  beforeAll(async () => {
+    local = await startHarness({ auth: true, conversations: false, users: [GINA], fakeArgs: QUICK_MODEL });
+  });
+  afterAll(() => local?.close());
+
+  it("tells the page conversations are off, routes no /conversations, and the page keeps them in the browser per person", async () => {
+    const config = (await (await fetch(`${local.dev.url}auth-config.json`)).json()) as { conversations?: boolean };
+    expect(config.conversations).toBe(false);
+    const context = await local.browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`${local.dev.url}chat.html`);
+    await signIn(page, GINA);
+    await ask(page, "Kept in this browser");
+    await listed(page, ["Kept in this browser"]);
+    const keys = await page.evaluate(() => Object.keys((globalThis as any).localStorage));
+    expect(keys).toContain(`falcon-chat:conversations:v1:${GINA.email}`);
+    expect((await fetch(`${local.dev.url}conversations`)).status).toBe(404);
+  });
 });
