@@ -12,11 +12,14 @@ secondary index) with the stack's key schemas.
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+import zlib
 from typing import Any
 
 TABLES: dict[str, dict[str, Any]] = {
@@ -46,6 +49,37 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 
 
+class _Unprocessed:
+    """WSGI middleware: the next `batches` BatchWriteItem calls apply only the first half of
+    each table's requests and hand the rest back as UnprocessedItems, as DynamoDB does when a
+    partition is throttled (moto never does). Lets tests prove the retry."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.batches = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.batches <= 0 or not environ.get("HTTP_X_AMZ_TARGET", "").endswith(".BatchWriteItem"):
+            return self.app(environ, start_response)
+        self.batches -= 1
+        request = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        held: dict[str, list[Any]] = {}
+        for table, writes in request["RequestItems"].items():
+            keep = max(1, len(writes) // 2)
+            request["RequestItems"][table], held[table] = writes[:keep], writes[keep:]
+        body = json.dumps(request).encode()
+        environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+        status_headers: list[Any] = []
+        answer = b"".join(self.app(environ, lambda status, headers, *_: status_headers.extend([status, headers])))
+        reply = json.loads(answer)
+        reply["UnprocessedItems"] = {t: w for t, w in held.items() if w}
+        data = json.dumps(reply).encode()
+        headers = [(k, v) for k, v in status_headers[1] if k.lower() not in ("content-length", "x-amz-crc32")]
+        start_response(status_headers[0], [*headers, ("Content-Length", str(len(data))),
+                                           ("X-Amz-Crc32", str(zlib.crc32(data)))])
+        return [data]
+
+
 class LocalDynamoDb:
     """moto's DynamoDB on one thread; `start()` serves it from a daemon thread."""
 
@@ -53,8 +87,8 @@ class LocalDynamoDb:
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-        app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(host, port, app, threaded=False)
+        self._unprocessed = _Unprocessed(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(host, port, self._unprocessed, threaded=False)
         self._thread: threading.Thread | None = None
 
     @property
@@ -70,6 +104,10 @@ class LocalDynamoDb:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def leave_unprocessed(self, batches: int) -> None:
+        """The next `batches` BatchWriteItem calls each leave half their requests unprocessed."""
+        self._unprocessed.batches = batches
 
     def client(self) -> Any:
         import boto3

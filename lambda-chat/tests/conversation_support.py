@@ -6,7 +6,6 @@ package's conftest.py stays the one for every test. DynamoDB is dev/fake_dynamod
 exactly as the stack creates it; the functions reach it with real boto3 clients.
 """
 
-import copy
 import json
 import secrets
 import time
@@ -121,8 +120,8 @@ def api(load_api) -> Api:
 class Seeder:
     """Writes conversations through the store's own save (the code the chat paths use)."""
 
-    def __init__(self, module: ModuleType) -> None:
-        self.module = module
+    def __init__(self, store: Any) -> None:
+        self.store = store  # conversations.store.ConversationStore of the cold-started function
         self.clock_ms = int(time.time() * 1000) - 10 * 86400 * 1000
 
     def conversation(self, turns: int = 1, sub: str = SUB, question: str = "What is the capital of France?",
@@ -136,7 +135,7 @@ class Seeder:
         for i in range(turns):
             self.clock_ms += 1000
             last = i == turns - 1
-            self.module.ROUTES.store.save(keys, SavedTurn(
+            self.store.save(keys, SavedTurn(
                 conversation_id=conversation_id, new=i == 0, title=title or question[:60],
                 turn=turn_key(self.clock_ms), question=f"{question} ({i})" if turns > 1 else question,
                 question_at=self.clock_ms, answer_at=self.clock_ms + 500,
@@ -152,8 +151,4 @@ class Seeder:
 
 @pytest.fixture
 def seed(api: Api) -> Seeder:
-    return Seeder(api.module)
-
-
-def deep(value: Any) -> Any:
-    return copy.deepcopy(value)
+    return Seeder(api.module.ROUTES.store)

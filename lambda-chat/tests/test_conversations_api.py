@@ -170,7 +170,7 @@ def test_delete_removes_a_conversation_of_more_than_25_messages(api, seed, dynam
 def test_delete_past_its_time_budget_answers_202_and_a_repeat_finishes(load_api, dynamodb, tables):
     from conversation_support import Seeder
     api = load_api(CONVERSATION_DELETE_BUDGET_SECONDS="0.000001")  # one batch per request
-    conversation_id = Seeder(api.module).conversation(turns=30)  # 60 messages: three batches
+    conversation_id = Seeder(api.module.ROUTES.store).conversation(turns=30)  # 60 messages: three batches
     answers = [api.call("conv_delete", conversation_id=conversation_id) for _ in range(3)]
     assert [a.status for a in answers] == [202, 202, 200]
     assert answers[0].json["deleted"] is False and "send DELETE again to finish" in answers[0].json["message"]
@@ -219,7 +219,7 @@ def test_malformed_conversation_id_answers_404_on_every_route(api, route, extra,
 def test_expired_conversations_are_gone_before_dynamodb_deletes_them(load_api):
     from conversation_support import Seeder
     api = load_api(CONVERSATION_RETENTION_DAYS="1")
-    conversation_id = Seeder(api.module).conversation()  # written 10 days ago: expired
+    conversation_id = Seeder(api.module.ROUTES.store).conversation()  # written 10 days ago: expired
     assert api.listing().json["conversations"] == []
     assert api.get(conversation_id).status == 404
     assert api.call("conv_export", conversation_id=conversation_id).status == 404
@@ -258,3 +258,13 @@ def test_logs_never_contain_titles(api, seed, capsys):
     api.call("conv_export", conversation_id=conversation_id)
     out = capsys.readouterr().out
     assert "conversations answered" in out and "private" not in out
+
+
+def test_delete_sends_unprocessed_items_again_until_the_batch_is_done(load_api, dynamodb, tables):
+    from conversation_support import Seeder
+    api = load_api(CONVERSATION_DELETE_BUDGET_SECONDS="0.000001")  # one batch per request
+    conversation_id = Seeder(api.module.ROUTES.store).conversation(turns=15)  # 30 messages
+    dynamodb.leave_unprocessed(2)  # DynamoDB hands back half of the batch, then half of the rest
+    assert api.call("conv_delete", conversation_id=conversation_id).status == 202
+    left = dynamodb.client().scan(TableName=tables["conversations"])["Items"]
+    assert len(left) == 30 - 25  # the whole first batch went, its unprocessed part sent again
