@@ -182,8 +182,9 @@ window.falconConversations = (() => {
     loadMore();
   }
 
+  // `quiet`: the reloaded tab's own conversation, read again (focus stays where it is).
   async function open(id, quiet = false) {
-    if (id === openId) return closeDrawer(chat.input);
+    if (id === openId && !quiet) return closeDrawer(chat.input);
     say("Opening…");
     try {
       const found = await store.open(id);
@@ -195,6 +196,7 @@ window.falconConversations = (() => {
     } catch (error) {
       if (error.status === 404) {
         items = items.filter((c) => c.id !== id);
+        if (id === openId) setOpen(null), chat.replace([]); // gone, or not this person's: a new chat
         render();
       }
       say(error.status === 404 ? "That conversation no longer exists." : `Could not open it: ${error.message}`);
@@ -250,11 +252,7 @@ window.falconConversations = (() => {
     say("");
     reload();
     // Reloaded: the server has the open conversation's messages.
-    if (server && openId) {
-      const id = openId;
-      openId = null;
-      open(id, true);
-    }
+    if (server && openId) open(openId, true);
   }
 
   // chat.js keeps the open conversation's turns; in this browser they go to its store too.
