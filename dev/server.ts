@@ -9,8 +9,9 @@
  *   npm run dev -- [--port 8080] [--model ID] [--delay-ms 0] [--rate-limit N] [-- <extra fake_sagemaker.py args>]
  *   npm run dev -- --sagemaker --endpoint NAME --region R   (real endpoint, your AWS credentials)
  *
- * Parts: dev/server/static.ts (site/), chat-route.ts (POST /chat), stream-route.ts
- * (WebSocket /stream), aws-standins.ts, rate-limit.ts (WAF), processes.ts (workers).
+ * Parts: dev/server/static.ts (site/), chat-route.ts (POST /chat), stream-function.ts and
+ * stream-route.ts (WebSocket /stream), conversations-route.ts (/conversations), signin.ts
+ * and cognito-standin.ts (sign-in), aws-standins.ts, rate-limit.ts (WAF), processes.ts (workers).
  */
 import { randomBytes } from "node:crypto";
 import http from "node:http";
@@ -18,24 +19,23 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import path from "node:path";
 import chatErrors from "../contract/chat-errors.json";
-import { startAwsStandIns, type AwsStandIns } from "./server/aws-standins";
 import { chatRoute, gatewayError } from "./server/chat-route";
 import { CognitoStandIn, type StandInUser } from "./server/cognito-standin";
-import { callerOf, pageConfig, signInEnvironment, startSharedStore, withSignInOrigin } from "./server/signin";
+import { conversationsRoute, isConversationsPath } from "./server/conversations-route";
+import { callerOf, conversationsEnvironment, pageConfig, proxyClaims, signInEnvironment, startSharedStore, withSignInOrigin } from "./server/signin";
 import { sendJson, sourceIp } from "./server/http";
-import { ROOT, SingleWorker, WorkerPool, signalGroup, startFakeModel, stopChild, type Log } from "./server/processes";
+import { ROOT, SingleWorker, StartupError, signalGroup, startFakeModel, stopChild, type Log } from "./server/processes";
 import { RateLimiter, TOO_MANY_REQUESTS } from "./server/rate-limit";
 import { modelEmulation } from "./server/model-emulation";
 import { serveStatic } from "./server/static";
-import { Connections, refuseUpgrade, streamGateway } from "./server/stream-route";
+import { startStreamFunction, type StreamFunction } from "./server/stream-function";
+import { refuseUpgrade } from "./server/stream-route";
 
 export { mapLambdaError } from "./server/chat-route";
 
 const HOST = "127.0.0.1";
 export const DEFAULT_ENDPOINT = "jumpstart-dft-hf-llm-falcon-7b-instruct-bf16";
 export const DEFAULT_REGION = "ap-northeast-2";
-const STREAM_FUNCTION = "lambda-chat-stream";
-const STREAM_STAGE = "stream";
 
 export interface DevServerOptions {
   /** Port on 127.0.0.1; 0 picks a free one. @default 8080 */
@@ -101,6 +101,13 @@ export interface DevServerOptions {
   dailyAnswersPerUser?: number;
   /** ID and access token lifetime of the stand-in. @default 3600 */
   tokenLifetimeSeconds?: number;
+  /**
+   * Saved conversations (sign-in only): the /conversations routes and CONVERSATIONS_TABLE in
+   * the shared store; off, the page keeps conversations in the browser. @default `auth`
+   */
+  conversations?: boolean;
+  /** The conversations function. @default lambda-chat/conversations_function.lambda_handler */
+  conversationsHandler?: string;
 }
 
 export interface DevServer {
@@ -132,6 +139,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const auth = options.auth ?? true;
   const dailyAnswersPerUser = options.dailyAnswersPerUser ?? 200;
   const users = auth ? (options.users ?? [{ email: "dev@example.com", password: `Dev-${randomBytes(9).toString("base64url")}1a` }]) : [];
+  const conversations = options.conversations ?? auth;
+  if (conversations && !auth) throw new StartupError("saved conversations need sign-in (there is nobody to keep them for): leave out --no-auth, or add --no-conversations");
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -142,19 +151,16 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     PYTHONUNBUFFERED: "1",
     PYTHONDONTWRITEBYTECODE: "1",
   };
-  for (const name of ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_ENDPOINT_URL_LAMBDA", "CONNECTIONS_TABLE"]) delete env[name];
+  for (const name of ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_ENDPOINT_URL_LAMBDA", "CONNECTIONS_TABLE", "CONVERSATIONS_TABLE"]) delete env[name];
 
   let fake: ReturnType<typeof startFakeModel> | undefined;
   let modelUrl: string | undefined;
-  let aws: AwsStandIns | undefined;
   let rest: SingleWorker | undefined;
-  let routes: SingleWorker | undefined;
-  let jobs: WorkerPool | undefined;
-  let notice: SingleWorker | undefined;
-  const connections = new Connections();
-  let gateway: ReturnType<typeof streamGateway> | undefined;
+  let convo: SingleWorker | undefined;
+  let stream: StreamFunction | undefined;
   let chat: ReturnType<typeof chatRoute> | undefined;
   let ticket: ReturnType<typeof chatRoute> | undefined;
+  let saved: ReturnType<typeof conversationsRoute> | undefined;
   let cognito: CognitoStandIn | undefined;
   let store: ReturnType<typeof startSharedStore> | undefined;
   // chat.html with the sign-in origin in its CSP, as the stack uploads it.
@@ -178,8 +184,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
           ? chat(req, res)
           : pathname === "/chat/ticket" && req.method === "POST" && ticket
             ? ticket(req, res)
+          : isConversationsPath(pathname) && saved
+            ? saved(req, res)
           : pathname === "/auth-config.json" && cognito
-            ? Promise.resolve(sendJson(res, 200, pageConfig(cognito, dailyAnswersPerUser), { "Cache-Control": "no-cache" }))
+            ? Promise.resolve(sendJson(res, 200, pageConfig(cognito, dailyAnswersPerUser, conversations), { "Cache-Control": "no-cache" }))
           : api
             ? // API Gateway's answer for a method or resource it does not have.
               Promise.resolve(sendJson(res, 403, gatewayError("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token")))
@@ -199,6 +207,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   function upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer) {
     if (socket.destroyed) return;
     const { pathname } = new URL(req.url ?? "/", "http://localhost");
+    const gateway = stream?.gateway;
     if (pathname !== "/stream" || !gateway) refuseUpgrade(socket, 404);
     else if (limiter && !limiter.allow(sourceIp(req))) {
       refuseUpgrade(socket, TOO_MANY_REQUESTS.statusCode, JSON.stringify({ message: TOO_MANY_REQUESTS.message, reason: TOO_MANY_REQUESTS.reason }));
@@ -208,19 +217,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   // Should this process end without close() (an uncaught error), take the children along.
   const killChildren = () => {
     rest?.kill();
-    routes?.kill();
-    notice?.kill();
-    jobs?.kill();
+    convo?.kill();
+    stream?.kill();
     if (fake) signalGroup(fake.child, "SIGKILL");
     if (store) signalGroup(store.child, "SIGKILL");
   };
   process.on("exit", killChildren);
   const stopAll = async () => {
     process.off("exit", killChildren);
-    gateway?.close();
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    const stopped = stream?.close();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
-    await Promise.all([stopped, aws?.close(), rest?.close(), routes?.close(), jobs?.close(), notice?.close(), stopChild(fake?.child), cognito?.close()]);
+    await Promise.all([stopped, closed, rest?.close(), convo?.close(), stopChild(fake?.child), cognito?.close()]);
     await stopChild(store?.child); // after the workers that use it
   };
 
@@ -252,7 +260,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         log,
       });
       const [storeUrl] = await Promise.all([store.ready, cognito.start()]);
-      Object.assign(env, signInEnvironment(storeUrl, dailyAnswersPerUser));
+      Object.assign(env, signInEnvironment(storeUrl, dailyAnswersPerUser), conversations ? conversationsEnvironment() : {});
     }
 
     const spec = (prefix: string, args: string[], extra: NodeJS.ProcessEnv) => ({
@@ -273,55 +281,28 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     chat = chatRoute(restRoute);
     if (cognito) ticket = chatRoute({ ...restRoute, action: "ticket" });
 
-    const streamTimeoutMs = options.streamTimeoutMs ?? 120_000;
-    const standIns = await startAwsStandIns({
-      connections,
-      stage: STREAM_STAGE,
-      functionName: STREAM_FUNCTION,
-      invoke: (event) => jobs!.invoke(event),
-      invokeQueued: (event, maxEventAgeMs) => jobs!.invokeQueued(event, maxEventAgeMs),
+    if (conversations) {
+      const name = "lambda-chat-conversations";
+      convo = new SingleWorker(spec("[conversations]", ["--handler", options.conversationsHandler ?? "lambda-chat/conversations_function.lambda_handler", "--function-name", name], { AWS_LAMBDA_FUNCTION_NAME: name }));
+      saved = conversationsRoute({ invoke: (event) => convo!.invoke(event), claims: (req) => proxyClaims(cognito!, req), maxBodyBytes: restRoute.maxBodyBytes, integrationTimeoutMs, stage: "dev", log });
+    }
+
+    const streamFunction = startStreamFunction({
+      spec,
+      handler: options.streamHandler ?? "lambda-chat/stream_function.lambda_handler",
+      failureHandler: options.failureHandler ?? "lambda-chat/stream_failures.notice.lambda_handler",
+      allowedOrigins: options.allowedOrigins ?? [`http://${HOST}:${port}`, `http://localhost:${port}`],
+      concurrency: options.streamConcurrency ?? 8,
+      warm: options.streamWarm ?? 2,
+      timeoutMs: options.streamTimeoutMs ?? 120_000,
       maxEventAgeMs: options.streamMaxEventAgeMs,
-      onFailure: (record) => notice!.invoke(record),
+      integrationTimeoutMs,
       region,
       log,
-    });
-    aws = standIns;
-    const streamSpec = (prefix: string) =>
-      spec(
-        prefix,
-        [
-          "--handler",
-          options.streamHandler ?? "lambda-chat/stream_function.lambda_handler",
-          "--function-name",
-          STREAM_FUNCTION,
-          "--timeout-s",
-          String(streamTimeoutMs / 1000),
-        ],
-        {
-          AWS_LAMBDA_FUNCTION_NAME: STREAM_FUNCTION,
-          ALLOWED_ORIGINS: JSON.stringify(options.allowedOrigins ?? [`http://${HOST}:${port}`, `http://localhost:${port}`]),
-          CONNECTIONS_ENDPOINT: standIns.connectionsEndpoint,
-          AWS_ENDPOINT_URL_LAMBDA: standIns.url,
-        },
-      );
-    // Routes run in one worker, so the in-memory answer counts ($connect ... $disconnect) add up.
-    routes = new SingleWorker(streamSpec("[stream-route]"));
-    jobs = new WorkerPool(streamSpec("[stream-job]"), options.streamConcurrency ?? 8, streamTimeoutMs);
-    notice = new SingleWorker(
-      spec("[stream-failed]", ["--handler", options.failureHandler ?? "lambda-chat/stream_failures.notice.lambda_handler", "--function-name", `${STREAM_FUNCTION}-failed`], {
-        AWS_LAMBDA_FUNCTION_NAME: `${STREAM_FUNCTION}-failed`,
-        CONNECTIONS_ENDPOINT: standIns.connectionsEndpoint,
-      }),
-    );
-    await Promise.all([rest.start(), routes.start(), notice.start(), jobs.prewarm(options.streamWarm ?? 2)]);
-    gateway = streamGateway({
-      invoke: (event) => routes!.invoke(event),
-      connections,
-      stage: STREAM_STAGE,
-      apiId: "devstream0",
-      integrationTimeoutMs,
-      log,
-    });
+    }).then((started) => (stream = started));
+    // Settled first, so that stopAll below also finds a stream function that did start.
+    const failed = (await Promise.allSettled([rest.start(), convo?.start(), streamFunction])).find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
     routesReady();
   } catch (error) {
     await stopAll();
@@ -329,14 +310,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   }
 
   const { port } = server.address() as AddressInfo;
-  const awsUrl = aws!.url;
+  const awsUrl = stream!.aws.url;
   let closing: Promise<void> | undefined;
   return {
     url: `http://${HOST}:${port}/`,
     modelUrl,
     awsUrl,
     resetRateLimit: () => limiter?.reset(),
-    dropConnections: () => gateway?.drop() ?? 0,
+    dropConnections: () => stream?.gateway.drop() ?? 0,
     cognito,
     users,
     close() {

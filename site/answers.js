@@ -216,7 +216,7 @@ window.falconAnswers = (() => {
       cur.text += f.text;
       cur.on.text(cur.text);
     } else if (f.type === "done") {
-      end(cur, { reply: typeof f.msg === "string" ? f.msg : cur.text, limits: historyLimits(f) });
+      end(cur, { reply: typeof f.msg === "string" ? f.msg : cur.text, limits: historyLimits(f), ...saving(f) });
     } else if (f.type === "error" && Number(f.status) === 401 && auth && auth.enabled() && !cur.reauthed) {
       cur.reauthed = true;
       reauthenticate(s, cur);
@@ -237,6 +237,9 @@ window.falconAnswers = (() => {
     const ok = (n) => Number.isInteger(n) && n >= 0;
     return l && ok(l.turns) && ok(l.chars) ? { turns: l.turns, chars: l.chars } : undefined;
   }
+
+  // Saved conversations: the answer's conversation, and whether it was saved.
+  const saving = (answer) => ({ conversationId: answer.conversationId, saved: answer.saved });
 
   async function post(cur, body) {
     cur.controller = new AbortController();
@@ -261,7 +264,7 @@ window.falconAnswers = (() => {
       }
       outcome =
         res.status === 200 && data && typeof data.msg === "string"
-          ? { reply: data.msg, limits: historyLimits(data) }
+          ? { reply: data.msg, limits: historyLimits(data), ...saving(data) }
           : { error: httpError(res.status, data) };
     } catch {
       outcome =
@@ -284,7 +287,7 @@ window.falconAnswers = (() => {
     }
   }
 
-  // Asks for one answer to `body` ({ text, history }): `on.text(soFar)` as it streams,
+  // Asks for one answer to `body` ({ text, history } or { text, conversationId?, retry? }): `on.text(soFar)` as it streams,
   // `on.notice(text | null)` while it has not started, then `on.end(outcome)` once. Returns { cancel() }: ends it at once, on.end is not called.
   function ask(body, on) {
     const cur = { id: `a${Date.now().toString(36)}${++lastId}`, text: "", limit: setting("timeoutMs", DEFAULT_TIMEOUT_MS), on, ended: false, body };
@@ -304,5 +307,5 @@ window.falconAnswers = (() => {
     if (!current) connect();
   }
 
-  return { ask, preconnect };
+  return { ask, preconnect, errorOf: httpError };
 })();

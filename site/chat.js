@@ -1,6 +1,7 @@
 // Falcon chat page: the conversation and how it is shown. Plain DOM: user and model
 // text only ever reach the page through textContent / createElement, never as HTML.
-// Answers come from answers.js (window.falconAnswers), loaded before this file.
+// Answers come from answers.js (window.falconAnswers), the sidebar and where conversations
+// are kept from conversations.js (window.falconConversations), both loaded before this file.
 "use strict";
 (() => {
   const STORE_KEY = "falcon-chat:v1";
@@ -12,6 +13,7 @@
   let historyChars = 8000; // over all entries' content
   const answers = window.falconAnswers;
   const auth = window.falconSignIn;
+  const convos = window.falconConversations;
 
   const $ = (id) => document.getElementById(id);
   const log = $("log");
@@ -27,31 +29,24 @@
   let inflight = null; // the answer in flight: { turn, text, answer: { cancel() } }
   const views = new WeakMap(); // turn -> { root, bot }
 
+  // The open conversation's working copy, for this tab (a reload shows it at once).
   function load() {
     try {
-      const saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || "[]");
-      if (!Array.isArray(saved)) return [];
-      return saved
-        .filter((t) => t && typeof t.text === "string" && typeof t.at === "string")
-        .map((t) => {
-          if (typeof t.reply !== "string" && !(t.error && typeof t.error.title === "string")) {
-            // Reloaded while a request was in flight.
-            t.error = { title: "Interrupted", detail: "The page was reloaded before the answer arrived." };
-          }
-          return t;
-        });
+      return convos.clean(JSON.parse(sessionStorage.getItem(STORE_KEY) || "[]"));
     } catch {
       return [];
     }
   }
 
-  function save() {
+  // `keep`: a change of this conversation (not another one shown), for its store too.
+  function save(keep = true) {
     try {
       if (turns.length) sessionStorage.setItem(STORE_KEY, JSON.stringify(turns));
       else sessionStorage.removeItem(STORE_KEY);
     } catch {
       // Storage full or disabled: the conversation still works, it just is not kept.
     }
+    if (keep) convos.keep(turns);
   }
 
   // Earlier completed exchanges (not stopped, not failed), newest last, bounded in count and size.
@@ -151,7 +146,7 @@
           }
           if (inflight) return;
           input.focus();
-          request(turn);
+          request(turn, true);
         });
         actions.append(retry);
         box.append(actions);
@@ -196,16 +191,17 @@
   function finish(cur, outcome) {
     if (inflight !== cur) return; // already ended (Stop, New chat)
     inflight = null;
-    const { limits, ...result } = outcome;
+    const { limits, conversationId, saved, ...result } = outcome;
     if (limits) ({ turns: historyEntries, chars: historyChars } = limits);
     Object.assign(cur.turn, result, { replyAt: new Date().toISOString() });
     save();
+    convos.answered({ conversationId, saved });
     setBusy(false);
     show(cur.turn);
     announce(cur.turn);
   }
 
-  function request(turn) {
+  function request(turn, retry = false) {
     delete turn.error;
     delete turn.reply;
     delete turn.stopped;
@@ -214,7 +210,7 @@
     setBusy(true);
     show(turn);
     cur.answer = answers.ask(
-      { text: turn.text, history: historyBefore(turn) },
+      convos.body({ text: turn.text, history: historyBefore(turn) }, retry),
       {
         text(soFar) {
           cur.text = soFar;
@@ -256,14 +252,21 @@
     request(turn);
   }
 
-  function newChat() {
+  // Shows `next` as the conversation (another one opened, or none); ends an answer in flight.
+  function replace(next) {
     if (inflight) inflight.answer.cancel();
     inflight = null;
-    turns = [];
-    save();
+    turns = next;
+    save(false);
     for (const node of log.querySelectorAll(".turn")) node.remove();
     intro.hidden = false;
     setBusy(false);
+    turns.forEach((turn) => show(turn));
+  }
+
+  function newChat() {
+    convos.reset();
+    replace([]);
     input.focus();
   }
 
@@ -296,14 +299,16 @@
     $("signin-message").textContent = state.message || "This chatbot is for signed-in users.";
     input.disabled = blocked;
     sendButton.disabled = blocked || Boolean(inflight);
+    convos.signInState(state);
   }
+  convos.attach({ replace, input });
   if (auth) {
     signInState({ mode: "starting" });
     auth.onChange(signInState);
     auth.start().then(signInState, () => signInState({ mode: "signed-out", message: "Sign-in could not start. Reload the page." }));
     $("sign-in").addEventListener("click", () => auth.signIn());
     $("sign-out").addEventListener("click", () => {
-      if (inflight) inflight.answer.cancel();
+      newChat(); // nothing of this person's stays on screen or in the tab
       auth.signOut();
     });
   }

@@ -10,7 +10,7 @@ window.falconSignIn = (() => {
   const REFRESH_AHEAD_MS = 60000; // refresh a minute before the ID token expires
   const PENDING_MAX_MS = 10 * 60000;
 
-  let config = null; // { auth, clientId, signInOrigin, redirectPath }
+  let config = null; // { auth, clientId, signInOrigin, redirectPath, conversations }
   let tokens = null; // { id, refresh, expiresAt (local clock), email }
   let refreshTimer = null;
   let refreshing = null;
@@ -233,6 +233,7 @@ window.falconSignIn = (() => {
     ticket,
     active: () => config !== null && tokens !== null,
     enabled: () => config !== null,
+    conversations: () => config !== null && config.conversations === true, // saved by the server
     email: () => (tokens ? tokens.email : ""),
     ended,
     onChange: (fn) => listeners.add(fn),

@@ -1,7 +1,7 @@
 /**
  * Shared set-up for the browser tests: the dev server (real handler, fake model)
  * and headless Chromium, started once per test file. Tests share one tab, reset
- * between tests (routes removed, sessionStorage cleared, page reloaded) because a new
+ * between tests (routes removed, sessionStorage and localStorage cleared, page reloaded) because a new
  * tab costs more than most tests; a test that needs its own asks for `fresh`.
  * Every request, console error and dialog of the current test is recorded.
  */
@@ -120,7 +120,10 @@ export async function openChat(h: Harness, options: OpenOptions = {}): Promise<S
     tab = h.shared;
     await tab.page.unrouteAll({ behavior: "ignoreErrors" });
     if (tab.page.url().startsWith(h.dev.url)) {
-      await tab.page.evaluate(() => (globalThis as any).sessionStorage.clear());
+      await tab.page.evaluate(() => {
+        (globalThis as any).sessionStorage.clear();
+        (globalThis as any).localStorage.clear(); // the conversations kept in this browser (auth none)
+      });
     }
   }
   const { context, page } = tab;

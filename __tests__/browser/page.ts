@@ -54,6 +54,18 @@ export const turn = (page: Page, index: number) => turns(page).nth(index);
 export const userBubble = (page: Page, index: number) => turn(page, index).locator(".msg.user .bubble");
 export const botBubble = (page: Page, index: number) => turn(page, index).locator(".msg.bot .bubble");
 
+/** An account of the Cognito stand-in, e.g. person("ann"): ann@example.com, "Ann-password-1". */
+export const person = (name: string) => ({ email: `${name}@example.com`, password: `${name[0].toUpperCase()}${name.slice(1)}-password-1` });
+
+/** Signs in through the stand-in's form from the page's sign-in panel. */
+export async function signIn(page: Page, user: { email: string; password: string }) {
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#who:not([hidden])").waitFor();
+}
+
 /** Types text into the message field and presses Enter. */
 export async function send(page: Page, text: string) {
   await input(page).fill(text);

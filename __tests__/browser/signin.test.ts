@@ -3,9 +3,8 @@
  * origin), the real handlers checking tokens, tickets and allowances in the shared store.
  */
 import type { BrowserContext, Page, WebSocket } from "playwright-core";
-import { ask, answered, botBubble, send, startHarness, type Harness } from "./harness";
+import { ask, answered, botBubble, person, send, signIn as signInPage, startHarness, type Harness } from "./harness";
 
-const person = (name: string) => ({ email: `${name}@example.com`, password: `${name[0].toUpperCase()}${name.slice(1)}-password-1` });
 // One person per test that chats: each has their own daily allowance.
 const [ANN, BOB, CAROL, DAVE, ERIN, FRANK] = ["ann", "bob", "carol", "dave", "erin", "frank"].map(person);
 const ALLOWANCE = 3;
@@ -44,13 +43,7 @@ async function tab(): Promise<Tab> {
   return t;
 }
 
-async function signIn(t: Tab, user = ANN) {
-  await t.page.getByRole("button", { name: "Sign in" }).click();
-  await t.page.getByLabel("Email").fill(user.email);
-  await t.page.getByLabel("Password").fill(user.password);
-  await t.page.getByRole("button", { name: "Sign in" }).click();
-  await t.page.locator("#who:not([hidden])").waitFor();
-}
+const signIn = (t: Tab, user = ANN) => signInPage(t.page, user);
 
 const turnCount = (page: Page) => page.locator("#log .turn").count();
 const tokenRequests = (t: Tab, grant: string) => t.requests.filter((r) => r.url.pathname === "/oauth2/token" && r.body?.includes(`grant_type=${grant}`));

@@ -18,7 +18,11 @@ const USAGE = `Usage: npm run dev -- [options] [-- <extra dev/fake_sagemaker.py 
   --sagemaker       use a real SageMaker endpoint and your AWS credentials
   --endpoint NAME   endpoint name (default ${DEFAULT_ENDPOINT})
   --region R        AWS region (default $AWS_REGION or ${DEFAULT_REGION})
-  --no-auth         no sign-in (auth: none): anyone may chat, as in the original sample
+  --no-auth         no sign-in (auth: none): anyone may chat, as in the original sample;
+                    the page keeps its conversations in the browser (localStorage)
+  --no-conversations
+                    sign-in without saved conversations (conversations: false): the page
+                    keeps them in the browser, per account
   --user EMAIL:PASSWORD
                     an account of the local Cognito stand-in (repeatable); without one,
                     dev@example.com with a password printed at start
@@ -47,6 +51,7 @@ export async function main(argv: string[]) {
         endpoint: { type: "string" },
         region: { type: "string" },
         "no-auth": { type: "boolean", default: false },
+        "no-conversations": { type: "boolean", default: false },
         user: { type: "string", multiple: true },
         admin: { type: "string", multiple: true },
         "daily-answers-per-user": { type: "string" },
@@ -91,8 +96,8 @@ export async function main(argv: string[]) {
     console.error(`--daily-answers-per-user must be a whole number, 0 or more (0 = unlimited)\n\n${USAGE}`);
     process.exit(2);
   }
-  if (values["no-auth"] && (users.length || allowance !== undefined)) {
-    console.error("--user and --daily-answers-per-user need sign-in; leave out --no-auth");
+  if (values["no-auth"] && (users.length || allowance !== undefined || values["no-conversations"])) {
+    console.error("--user, --daily-answers-per-user and --no-conversations need sign-in; leave out --no-auth");
     process.exit(2);
   }
   if (values.sagemaker && positionals.length) {
@@ -115,6 +120,7 @@ export async function main(argv: string[]) {
       endpoint: values.endpoint,
       region: values.region,
       auth: !values["no-auth"],
+      conversations: !values["no-auth"] && !values["no-conversations"],
       users: users.length ? users : undefined,
       dailyAnswersPerUser: allowance,
     });
@@ -129,10 +135,10 @@ export async function main(argv: string[]) {
   console.log(`Falcon chat dev server: ${dev.url}  (WebSocket ${dev.url.replace(/^http/, "ws")}stream; ${model}${limit}; Ctrl-C stops)`);
 
   if (dev.cognito) {
-    console.log(`Sign-in: local Cognito stand-in at ${dev.cognito.url}; daily allowance ${allowance ?? 200} answers per person`);
+    console.log(`Sign-in: local Cognito stand-in at ${dev.cognito.url}; daily allowance ${allowance ?? 200} answers per person; conversations ${values["no-conversations"] ? "kept in the browser (--no-conversations)" : "saved in the local DynamoDB"}`);
     for (const u of dev.users) console.log(`  account ${u.email}  password ${values.user?.length ? "(as given)" : u.password}${u.groups?.length ? "  (admin)" : ""}`);
   } else {
-    console.log("Sign-in: off (--no-auth); anyone may chat");
+    console.log("Sign-in: off (--no-auth); anyone may chat; conversations kept in the browser");
   }
 
   let stopping = false;

@@ -56,6 +56,11 @@ export function signInEnvironment(storeUrl: string, dailyAnswersPerUser: number)
   };
 }
 
+/** What the chat, stream and conversations workers get with saved conversations on. */
+export function conversationsEnvironment(): Record<string, string> {
+  return { CONVERSATIONS_TABLE: `${TABLE_PREFIX}-conversations`, CONVERSATION_RETENTION_DAYS: "0" };
+}
+
 /**
  * The `caller` the mapping template builds from the verified ID token's claims, or null
  * (API Gateway then answers 401 without invoking anything). A list claim reaches the
@@ -68,9 +73,31 @@ export function callerOf(cognito: CognitoStandIn, req: http.IncomingMessage): { 
   return { sub: claims.sub, groups: groups.length ? `[${groups.join(", ")}]` : "", exp: String(claims.exp) };
 }
 
+/** How a REST API's Cognito authorizer writes a date claim (exp, iat) into `claims`: "Fri Jul 29 18:52:53 UTC 2016". */
+function claimDate(epochSeconds: number): string {
+  const [day, date, month, year, time] = new Date(epochSeconds * 1000).toUTCString().replace(",", "").split(" ");
+  return `${day} ${month} ${date} ${time} UTC ${year}`;
+}
+
+/**
+ * `requestContext.authorizer.claims` of a proxy event from the verified ID token, or null
+ * (then API Gateway answers 401 without invoking anything). Every value is a string there:
+ * a list claim as "[a, b]", exp and iat as dates (awsdocs/amazon-api-gateway-developer-guide#158).
+ */
+export function proxyClaims(cognito: CognitoStandIn, req: http.IncomingMessage): Record<string, string> | null {
+  const claims = cognito.verifyIdToken(req.headers.authorization);
+  if (!claims) return null;
+  return Object.fromEntries(
+    Object.entries(claims).map(([name, value]) => [
+      name,
+      Array.isArray(value) ? `[${value.join(", ")}]` : (name === "exp" || name === "iat") && typeof value === "number" ? claimDate(value) : String(value),
+    ]),
+  );
+}
+
 /** What the stack writes next to chat.html (stacks/signin/sign-in.ts writePageConfig). */
-export function pageConfig(cognito: CognitoStandIn, dailyAnswersPerUser: number) {
-  return { auth: "cognito", clientId: cognito.clientId, signInOrigin: cognito.url, redirectPath: "/chat.html", dailyAnswersPerUser };
+export function pageConfig(cognito: CognitoStandIn, dailyAnswersPerUser: number, conversations: boolean) {
+  return { auth: "cognito", clientId: cognito.clientId, signInOrigin: cognito.url, redirectPath: "/chat.html", dailyAnswersPerUser, conversations };
 }
 
 /** chat.html's CSP with the sign-in origin added to connect-src, as the stack does at synth. */

@@ -91,7 +91,7 @@ export function selectRoute(body: string): string {
 }
 
 /** Request headers as API Gateway passes them: original case, last value wins, all values listed. */
-function headersOf(req: http.IncomingMessage, ip: string) {
+export function headersOf(req: http.IncomingMessage, ip: string) {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   const add = (name: string, value: string) => {
