@@ -103,7 +103,7 @@ export class ChatFunction extends Construct {
 
   constructor(scope: Construct, id: string, options: ChatFunctionOptions) {
     super(scope, id);
-    const parts = pythonFunction(this, {
+    ({ function: this.function, role: this.role, logGroup: this.logGroup } = pythonFunction(this, {
       functionName: options.functionName,
       description: options.description ?? REST_DESCRIPTION,
       handler: options.handler ?? "lambda_function.lambda_handler",
@@ -117,9 +117,6 @@ export class ChatFunction extends Construct {
       memoryMb: options.memoryMb ?? 256,
       logRetentionDays: options.logRetentionDays,
       tracing: options.tracing,
-    });
-    this.function = parts.function;
-    this.role = parts.role;
-    this.logGroup = parts.logGroup;
+    }));
   }
 }

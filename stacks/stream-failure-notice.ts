@@ -39,7 +39,7 @@ export class StreamFailureNotice extends Construct {
 
   constructor(scope: Construct, id: string, options: StreamFailureNoticeOptions) {
     super(scope, id);
-    const parts = pythonFunction(this, {
+    ({ function: this.function, role: this.role, logGroup: this.logGroup } = pythonFunction(this, {
       functionName: options.functionName,
       description: "Chat stream: tells the waiting page when Lambda gave up on a streamed answer",
       handler: "stream_failures.notice.lambda_handler",
@@ -53,10 +53,7 @@ export class StreamFailureNotice extends Construct {
       timeoutSeconds: 15,
       memoryMb: 128,
       logRetentionDays: options.logRetentionDays,
-    });
-    this.function = parts.function;
-    this.role = parts.role;
-    this.logGroup = parts.logGroup;
+    }));
     // Lambda invokes a destination function asynchronously too. A notice that cannot run
     // within 5 minutes (the account is still saturated) is no use to a page that waits
     // about 90 s; dropping it beats Lambda's default of keeping it 6 hours.

@@ -78,7 +78,7 @@ export class Conversations extends Construct {
     this.retentionDays = options.retentionDays ?? 0;
     this.integrationTimeoutMs = options.integrationTimeoutMs ?? 29_000;
     this.store = new ConversationStore(this, "store", { namePrefix: options.namePrefix, retentionDays: this.retentionDays, deletionProtection: options.deletionProtection });
-    const parts = pythonFunction(this, {
+    ({ function: this.function, role: this.role, logGroup: this.logGroup } = pythonFunction(this, {
       functionName: options.functionName,
       description: "Saved conversations: lists, reads, renames, deletes and exports the caller's own",
       handler: CONVERSATIONS_HANDLER,
@@ -99,10 +99,7 @@ export class Conversations extends Construct {
       memoryMb: options.memoryMb ?? 256,
       logRetentionDays: options.logRetentionDays,
       tracing: options.tracing,
-    });
-    this.function = parts.function;
-    this.role = parts.role;
-    this.logGroup = parts.logGroup;
+    }));
   }
 
   /** What every function that reads or saves conversations is told (lambda-chat/conversations/). */
