@@ -29,6 +29,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import deployed_conversations as conversations
 import deployed_features as features
 import deployed_shape as shape
 import deployed_signin as signin
@@ -60,6 +61,8 @@ REHEARSED_SETTINGS = {
     "CHATBOT_SELF_SIGN_UP": "true",
     "CHATBOT_ALLOWED_EMAIL_DOMAINS": "rehearsal.example",
     "CHATBOT_MFA": "optional",
+    # Saved conversations are on with sign-in; a retention adds the table's TTL.
+    "CHATBOT_CONVERSATION_RETENTION_DAYS": "30",
 }
 
 # Resources moto cannot apply, taken out of the synthesized stack before `init`, each
@@ -167,6 +170,7 @@ def main() -> int:
                 features.assert_edge(aws, outputs, zone_id, DOMAIN, (stack_dir / "cdk.tf.json").read_text())
                 features.assert_operations(aws, outputs, "ops@rehearsal.example")
                 signin.assert_signin(aws, outputs, DOMAIN)
+                conversations.assert_conversations(aws, outputs, int(REHEARSED_SETTINGS["CHATBOT_CONVERSATION_RETENTION_DAYS"]))
             with timer.step("terraform plan: no change after apply"):
                 changes = plan_changes(stack_dir, tf_env)
                 show_changes(changes)
