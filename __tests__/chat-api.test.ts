@@ -31,6 +31,16 @@ describe("ChatApi", () => {
     });
   });
 
+  it("accepts a saved conversation's id (22 URL-safe characters) and a retry flag in the POST /chat body", () => {
+    const schema = JSON.parse(byId(json, "aws_api_gateway_model", "request-model").schema);
+    expect(schema.properties.conversationId).toEqual({ type: "string", pattern: "^[A-Za-z0-9_-]{22}$" });
+    expect(schema.properties.retry).toEqual({ type: "boolean" });
+    const id = new RegExp(schema.properties.conversationId.pattern);
+    expect(["AbCdEfGhIjKlMnOpQrSt_-", "0123456789abcdefghijkl"].every((s) => id.test(s))).toBe(true);
+    expect(["short", "AbCdEfGhIjKlMnOpQrSt_-x", "AbCdEfGhIjKlMnOpQrSt/+", "c#AbCdEfGhIjKlMnOpQrS"].some((s) => id.test(s))).toBe(false);
+    expect(schema.required).toEqual(["text"]);
+  });
+
   it("sizes the request schema from the configured limits", () => {
     const custom = synthStack(environmentConfig({ maxTextChars: 500, maxHistoryTurns: 4 }));
     const schema = JSON.parse(byId(custom, "aws_api_gateway_model", "request-model").schema);

@@ -38,7 +38,7 @@ describe("FunctionPackage", () => {
     fs.mkdirSync(path.join(dir, "__pycache__"));
     fs.writeFileSync(path.join(dir, "__pycache__", "lambda_function.cpython-311.pyc"), "bytecode");
     fs.writeFileSync(path.join(dir, ".env"), "SECRET=1");
-    expect(synthPackage(dir).pkg.files).toEqual(["lambda_function.py", "stream_failures/__init__.py", "stream_failures/notice.py", "stream_function.py"]);
+    expect(synthPackage(dir).pkg.files).toEqual(["conversations_function.py", "lambda_function.py", "stream_failures/__init__.py", "stream_failures/notice.py", "stream_function.py"]);
     expect(["tests/test_x.py", "__pycache__/a.pyc", "x.pyc", "requirements-dev.txt", "README.md", ".env", "conftest.py"].every(isExcludedFromPackage)).toBe(true);
   });
 

@@ -19,7 +19,7 @@ describe("sign-in settings", () => {
   });
 
   it("raises the site-wide daily quota to a backstop when people sign in, unless one is set", () => {
-    expect(env0().dailyRequestQuota).toBe(100_000);
+    expect(env0({ conversations: false }).dailyRequestQuota).toBe(100_000);
     expect(env0({ dailyRequestQuota: 5000 }).dailyRequestQuota).toBe(5000);
     expect(env0({ auth: "none" }).dailyRequestQuota).toBe(10_000);
   });

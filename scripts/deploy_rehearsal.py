@@ -30,6 +30,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import deployed_conversations as conversations
 import deployed_features as features
 import deployed_shape as shape
 import deployed_signin as signin
@@ -61,6 +62,8 @@ REHEARSED_SETTINGS = {
     "CHATBOT_SELF_SIGN_UP": "true",
     "CHATBOT_ALLOWED_EMAIL_DOMAINS": "rehearsal.example",
     "CHATBOT_MFA": "optional",
+    # Saved conversations are on with sign-in; a retention adds the table's TTL.
+    "CHATBOT_CONVERSATION_RETENTION_DAYS": "30",
 }
 
 # Resources moto cannot apply, taken out of the synthesized stack before `init`, each
@@ -173,6 +176,7 @@ def main() -> int:
                 features.assert_edge(aws, outputs, zone_id, DOMAIN, (stack_dir / "cdk.tf.json").read_text())
                 features.assert_operations(aws, outputs, "ops@rehearsal.example")
                 signin.assert_signin(aws, outputs, DOMAIN)
+                conversations.assert_conversations(aws, outputs, int(REHEARSED_SETTINGS["CHATBOT_CONVERSATION_RETENTION_DAYS"]))
             with timer.step("terraform plan: no change after apply (both stacks side by side)"):
                 # Two independent read-only plans: while one waits on the emulator, the other runs.
                 with ThreadPoolExecutor(max_workers=2) as pool:

@@ -33,6 +33,9 @@ VARIANTS: list[tuple[str, dict[str, str]]] = [
     ("sign-in with self sign-up limited to domains (trigger), MFA, deletion protection", {
         "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_SELF_SIGN_UP": "true", "CHATBOT_ALLOWED_EMAIL_DOMAINS": "example.com",
         "CHATBOT_MFA": "optional", "CHATBOT_USER_POOL_DELETION_PROTECTION": "true", "CHATBOT_DAILY_ANSWERS_PER_USER": "0"}),
+    ("saved conversations with a retention (TTL on) and deletion protection", {
+        "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_CONVERSATIONS": "true", "CHATBOT_CONVERSATION_RETENTION_DAYS": "30",
+        "CHATBOT_USER_POOL_DELETION_PROTECTION": "true"}),
     ("open site (auth none)", {"CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_AUTH": "none"}),
     ("existing certificate, no WAF, no API key, no streaming", {
         "CHATBOT_ENVIRONMENTS": "dev", "CHATBOT_WAF": "false", "CHATBOT_CLOUDFRONT_ONLY": "false", "CHATBOT_STREAMING": "false",

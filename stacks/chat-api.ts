@@ -13,7 +13,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
-import { Fn, ITerraformDependable, TerraformResource } from "cdktf";
+import { Fn, ITerraformDependable, Lazy, TerraformResource, dependable } from "cdktf";
 import { Construct } from "constructs";
 import {
   ChatRequestLimits,
@@ -73,6 +73,8 @@ export interface ChatApiOptions {
 export class ChatApi extends Construct {
   public readonly restApi: ApiGatewayRestApi;
   public readonly stage: ApiGatewayStage;
+  /** The Cognito authorizer, with `userPoolArn`: other routes of this API use it too. */
+  public readonly authorizer?: ApiGatewayAuthorizer;
   public readonly credentialsRole: IamRole;
   public readonly executionLogGroup: CloudwatchLogGroup;
   public readonly accessLogGroup: CloudwatchLogGroup;
@@ -80,6 +82,9 @@ export class ChatApi extends Construct {
   public readonly domainName: string;
   /** `https://<domain>/<stage>/chat`. */
   public readonly chatUrl: string;
+  /** What the deployment snapshots: a change to any of them redeploys the stage. */
+  private readonly redeployOn: TerraformResource[];
+  private readonly deployment: ApiGatewayDeployment;
 
   constructor(scope: Construct, id: string, options: ChatApiOptions) {
     super(scope, id);
@@ -126,7 +131,7 @@ export class ChatApi extends Construct {
 
     let authorizer: ApiGatewayAuthorizer | undefined;
     if (options.userPoolArn) {
-      authorizer = new ApiGatewayAuthorizer(this, "authorizer", {
+      authorizer = this.authorizer = new ApiGatewayAuthorizer(this, "authorizer", {
         restApiId: apiId,
         name: "cognito-id-token",
         type: "COGNITO_USER_POOLS",
@@ -184,7 +189,9 @@ export class ChatApi extends Construct {
     const redeployOn: TerraformResource[] = [
       chat, requestModel, replyModel, errorModel, validator, ...methods, ...gatewayResponses, ...signInResources,
     ];
-    const deployment = new ApiGatewayDeployment(this, "deployment", {
+    this.redeployOn = redeployOn;
+    // Read at synth, so routes other constructs add (addRoutes) are in the snapshot too.
+    const deployment = (this.deployment = new ApiGatewayDeployment(this, "deployment", {
       restApiId: apiId,
       description: "Managed by cdktf; replaced whenever the API's configuration changes",
       // A deployment is a snapshot: without a new one, changes to methods, integrations
@@ -194,11 +201,11 @@ export class ChatApi extends Construct {
       // would redeploy on every plan.
       triggers: {
         configuration: configurationHash(redeployOn),
-        targets: Fn.sha1(Fn.jsonencode([...redeployOn.map((r) => r.getStringAttribute("id")), integration.uri, integration.credentials])),
+        targets: Lazy.stringValue({ produce: () => Fn.sha1(Fn.jsonencode([...redeployOn.map((r) => r.getStringAttribute("id")), integration.uri, integration.credentials])) }),
       },
       lifecycle: { createBeforeDestroy: true },
       dependsOn: redeployOn,
-    });
+    }));
 
     // Created by us so their retention applies; API Gateway would otherwise create
     // them on first use with logs kept forever.
@@ -262,6 +269,16 @@ export class ChatApi extends Construct {
 
     this.domainName = `${apiId}.execute-api.${options.region}.amazonaws.com`;
     this.chatUrl = `${this.stage.invokeUrl}/chat`;
+  }
+
+  /**
+   * Routes another construct built on this API (its resources, methods and integrations):
+   * the stage's deployment waits for them and is replaced whenever they change, as for
+   * this construct's own.
+   */
+  addRoutes(resources: readonly TerraformResource[]): void {
+    this.redeployOn.push(...resources);
+    this.deployment.dependsOn = [...(this.deployment.dependsOn ?? []), ...resources.map((r) => dependable(r))];
   }
 
   private model(id: string, name: string, schema: Record<string, unknown>): ApiGatewayModel {

@@ -83,8 +83,17 @@ export interface ChatRequestLimits {
 }
 
 /**
+ * A saved conversation's id: 22 URL-safe characters (`secrets.token_urlsafe(16)`). The
+ * function answers 404 to an id that is not the caller's; the schema only refuses what
+ * can be no id at all.
+ */
+export const CONVERSATION_ID_PATTERN = "^[A-Za-z0-9_-]{22}$";
+
+/**
  * JSON schema (draft 4, the dialect API Gateway models use) for the `POST /chat` body.
  * API Gateway rejects a body that breaks it with 400 before the Lambda is paid for.
+ * `conversationId` continues a saved conversation and `retry` replaces its failed last
+ * turn (docs/conversations.md); without saved conversations the function ignores both.
  */
 export function chatRequestSchema(limits: ChatRequestLimits): Record<string, unknown> {
   return {
@@ -106,6 +115,8 @@ export function chatRequestSchema(limits: ChatRequestLimits): Record<string, unk
           },
         },
       },
+      conversationId: { type: "string", pattern: CONVERSATION_ID_PATTERN },
+      retry: { type: "boolean" },
     },
   };
 }

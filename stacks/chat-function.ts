@@ -1,12 +1,11 @@
-import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import type { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import type { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { Construct } from "constructs";
 import type { GenerationParameters } from "./config";
 import type { PayloadStyle, TokenizerFamily } from "./model/catalogue";
 import type { FunctionPackage } from "./function-package";
-import { PolicyStatement, policyDocument, servicePrincipalTrust } from "./iam";
+import { pythonFunction } from "./python-function";
 
 /** What every chat function is told about the model and the requests it accepts (environment variables). */
 export interface ChatSettings {
@@ -104,60 +103,20 @@ export class ChatFunction extends Construct {
 
   constructor(scope: Construct, id: string, options: ChatFunctionOptions) {
     super(scope, id);
-    const name = options.functionName;
-
-    // Created explicitly, before the function, so retention applies from the first
-    // log line and `terraform destroy` removes it.
-    this.logGroup = new CloudwatchLogGroup(this, "log-group", {
-      name: `/aws/lambda/${name}`,
-      retentionInDays: options.logRetentionDays ?? 1,
-    });
-
-    this.role = new IamRole(this, "role", {
-      name: `${name}-role`,
-      description: `Execution role of ${name}: its own log group and one SageMaker endpoint`,
-      assumeRolePolicy: servicePrincipalTrust("lambda.amazonaws.com"),
-    });
-    const statements: PolicyStatement[] = [
-      {
-        Sid: "WriteOwnLogs",
-        Effect: "Allow",
-        Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        Resource: [`${this.logGroup.arn}:*`],
-      },
-      {
-        Sid: "InvokeTheModel",
-        Effect: "Allow",
-        Action: options.modelActions ?? ["sagemaker:InvokeEndpoint"],
-        Resource: [options.endpointArn],
-      },
-    ];
-    if (options.tracing) {
-      // The two calls Lambda's X-Ray integration makes; X-Ray has no resources to scope them to.
-      statements.push({ Sid: "SendTraces", Effect: "Allow", Action: ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], Resource: ["*"] });
-    }
-    new IamRolePolicy(this, "role-policy", { name: "logs-and-model", role: this.role.id, policy: policyDocument(statements) });
-
-    this.function = new LambdaFunction(this, "function", {
-      functionName: name,
+    ({ function: this.function, role: this.role, logGroup: this.logGroup } = pythonFunction(this, {
+      functionName: options.functionName,
       description: options.description ?? REST_DESCRIPTION,
-      role: this.role.arn,
-      runtime: options.runtime ?? "python3.13",
       handler: options.handler ?? "lambda_function.lambda_handler",
-      filename: options.code.zipPath,
-      sourceCodeHash: options.code.zipHash,
-      timeout: options.timeoutSeconds ?? 120,
-      memorySize: options.memoryMb ?? 256,
-      architectures: ["arm64"],
-      loggingConfig: {
-        logFormat: "JSON",
-        logGroup: this.logGroup.name,
-        applicationLogLevel: "INFO",
-        systemLogLevel: "WARN",
-      },
-      environment: { variables: { ...chatEnvironment(options.settings), ...options.environment } },
-      tracingConfig: options.tracing ? { mode: "Active" } : undefined,
-      dependsOn: [this.logGroup],
-    });
+      code: options.code,
+      roleScope: "one SageMaker endpoint",
+      policyName: "logs-and-model",
+      statements: [{ Sid: "InvokeTheModel", Effect: "Allow", Action: options.modelActions ?? ["sagemaker:InvokeEndpoint"], Resource: [options.endpointArn] }],
+      environment: { ...chatEnvironment(options.settings), ...options.environment },
+      runtime: options.runtime,
+      timeoutSeconds: options.timeoutSeconds ?? 120,
+      memoryMb: options.memoryMb ?? 256,
+      logRetentionDays: options.logRetentionDays,
+      tracing: options.tracing,
+    }));
   }
 }

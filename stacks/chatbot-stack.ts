@@ -1,12 +1,15 @@
 import * as path from "path";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
-import { Lazy, TerraformOutput, TerraformStack } from "cdktf";
+import { Lazy, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { ChatApi } from "./chat-api";
-import { ChatFunction, ChatSettings } from "./chat-function";
+import { ChatFunction } from "./chat-function";
+import { chatSettings } from "./chat-settings";
 import { ChatStream, STREAM_STAGE } from "./chat-stream";
 import { EnvironmentConfig, originReadTimeoutSeconds, servesIpv6 } from "./config";
+import { CONVERSATIONS_MODULE } from "./conversations/conversation-routes";
+import { CONVERSATIONS_TIMEOUT_SECONDS, Conversations } from "./conversations/conversations";
 import { CustomDomain } from "./edge/custom-domain";
 import { API_KEY_HEADER, OriginKey } from "./edge/origin-key";
 import { WebFirewall } from "./edge/web-firewall";
@@ -18,6 +21,7 @@ import type { WatchedFunction } from "./operations/watched";
 import { createProviders } from "./providers";
 import { PAGE_CONFIG_KEY, PAGE_CONFIG_META, SignIn } from "./signin/sign-in";
 import { ApiRoute, SiteHosting } from "./site-hosting";
+import { addStackOutputs } from "./stack-outputs";
 import { StateBackend } from "./state-backend";
 
 /** Project root: `lambda-chat/` and `site/` are found from here, whatever the working directory. */
@@ -32,19 +36,11 @@ export interface ChatbotStackOptions {
   readonly siteDir?: string;
 }
 
+export { modelReadTimeoutSeconds } from "./chat-settings";
+
 /** Stack name of an environment, e.g. `chatbot-dev`. */
 export function stackName(environment: string): string {
   return `chatbot-${environment}`;
-}
-
-/**
- * Read timeout for the Lambda's SageMaker call: a few seconds inside the shorter of the
- * API Gateway integration timeout and the Lambda timeout, so the function can still
- * answer `[504]` before API Gateway or Lambda gives up on it.
- */
-export function modelReadTimeoutSeconds(config: Pick<EnvironmentConfig, "integrationTimeoutMs" | "lambdaTimeoutSeconds">): number {
-  const budgetMs = Math.min(config.integrationTimeoutMs, config.lambdaTimeoutSeconds * 1000);
-  return Math.max(1, Math.floor(budgetMs / 1000) - 4);
 }
 
 /**
@@ -70,6 +66,8 @@ export class ChatbotStack extends TerraformStack {
   public readonly operations: Operations;
   /** The user pool, the identity store and what the functions need of them (`auth` = `cognito`). */
   public readonly signIn?: SignIn;
+  /** Each signed-in person's saved conversations: the table, `/conversations` and its function (`conversations`). */
+  public readonly conversations?: Conversations;
 
   constructor(scope: Construct, id: string, options: ChatbotStackOptions) {
     super(scope, id);
@@ -110,23 +108,17 @@ export class ChatbotStack extends TerraformStack {
     // is not running) while a deployed endpoint is still starting.
     // SageMaker writes endpoint names in lower case inside ARNs.
     const endpointArn = `arn:${partition}:sagemaker:${c.region}:${account}:endpoint/${c.endpointName.toLowerCase()}`;
+    const settings = chatSettings(c, model);
     const limits = { maxTextChars: c.maxTextChars, maxHistoryTurns: c.maxHistoryTurns, maxHistoryChars: c.maxHistoryChars };
-    const settings: ChatSettings = {
-      endpointName: c.endpointName,
-      generation: c.generation,
-      ...limits,
-      modelReadTimeoutSeconds: modelReadTimeoutSeconds(c),
-      modelTokenLimits: { maxInputTokens: model.maxInputTokens, maxTotalTokens: model.maxTotalTokens },
-      payloadStyle: model.payloadStyle,
-      tokenizer: model.tokenizer,
-      systemPrompt: c.systemPrompt,
-      logPrompts: c.logPrompts,
-    };
     const functionDefaults = { runtime: c.lambdaRuntime, timeoutSeconds: c.lambdaTimeoutSeconds, memoryMb: c.lambdaMemoryMb, logRetentionDays: c.logRetentionDays, tracing: c.tracing };
 
     const code = new FunctionPackage(this, "function-package", {
       sourceDir: options.lambdaDir ?? path.join(PROJECT_ROOT, "lambda-chat"),
-      requiredFiles: c.streaming ? ["lambda_function.py", "stream_function.py", "stream_failures/notice.py"] : ["lambda_function.py"],
+      requiredFiles: [
+        "lambda_function.py",
+        ...(c.streaming ? ["stream_function.py", "stream_failures/notice.py"] : []),
+        ...(c.conversations ? [CONVERSATIONS_MODULE] : []),
+      ],
     });
     // The distribution (below) is created after the pool that needs its domain: resolved at synth.
     const siteOrigins = [
@@ -147,16 +139,34 @@ export class ChatbotStack extends TerraformStack {
       });
     }
     const signInEnvironment = this.signIn?.functionEnvironment();
+    if (c.conversations) {
+      this.conversations = new Conversations(this, "conversations", {
+        namePrefix: `chatbot-${c.name}`,
+        retentionDays: c.conversationRetentionDays,
+        // The setting that keeps prod's accounts also keeps their chats.
+        deletionProtection: c.userPoolDeletionProtection,
+        functionName: `lambda-chat-conversations-${c.name}`,
+        code,
+        environment: { ...signInEnvironment, LOG_PROMPTS: String(c.logPrompts) },
+        integrationTimeoutMs: c.integrationTimeoutMs,
+        runtime: c.lambdaRuntime,
+        memoryMb: c.lambdaMemoryMb,
+        logRetentionDays: c.logRetentionDays,
+        tracing: c.tracing,
+      });
+    }
+    const chatEnvironment = { ...signInEnvironment, ...this.conversations?.functionEnvironment() };
 
     this.chatFunction = new ChatFunction(this, "chat-function", {
       functionName: `${c.functionName}-${c.name}`,
       code,
       settings,
       endpointArn,
-      environment: signInEnvironment,
+      environment: chatEnvironment,
       ...functionDefaults,
     });
     this.signIn?.grantChat(this.chatFunction.role);
+    this.conversations?.grantChat("chat", this.chatFunction.role);
 
     this.chatApi = new ChatApi(this, "chat-api", {
       region: c.region,
@@ -175,6 +185,7 @@ export class ChatbotStack extends TerraformStack {
       userPoolArn: this.signIn?.userPool.pool.arn,
       ticketRoute: c.streaming,
     });
+    this.conversations?.serveOn(this.chatApi, c.cloudFrontOnly);
 
     if (c.streaming) {
       this.chatStream = new ChatStream(this, "chat-stream", {
@@ -188,7 +199,7 @@ export class ChatbotStack extends TerraformStack {
         // distribution's: resolved at synth. Terraform sees no cycle because the
         // distribution refers only to the API's id and the literal stage name.
         allowedOrigins: siteOrigins,
-        environment: signInEnvironment,
+        environment: chatEnvironment,
         noticeEnvironment: this.signIn?.noticeEnvironment(),
         maxAnswersPerConnection: c.maxAnswersPerConnection,
         throttlingRateLimit: c.streamThrottlingRateLimit,
@@ -199,6 +210,7 @@ export class ChatbotStack extends TerraformStack {
       });
       this.signIn?.grantStream(this.chatStream.streamFunction.role, this.chatStream.api.executionArn, STREAM_STAGE, this.chatStream.connectionsTable.arn);
       this.signIn?.grantNotice(this.chatStream.failureNotice.role);
+      this.conversations?.grantChat("stream", this.chatStream.streamFunction.role);
     }
 
     // Only requests through CloudFront reach the APIs: it alone sends their key.
@@ -226,6 +238,10 @@ export class ChatbotStack extends TerraformStack {
     if (this.chatStream) {
       // The WebSocket handshake is a GET.
       apiRoutes.push({ pathPattern: `/${STREAM_STAGE}`, originId: "chat-stream", domainName: this.chatStream.domainName, allowedMethods: ["GET", "HEAD"], originHeaders });
+    }
+    if (this.conversations) {
+      // The list (and DELETE of all) and everything below it; `/conversations*` would also catch a file of the site.
+      apiRoutes.push({ pathPattern: "/conversations", ...chatRoute }, { pathPattern: "/conversations/*", ...chatRoute });
     }
 
     if (c.waf) {
@@ -255,7 +271,7 @@ export class ChatbotStack extends TerraformStack {
       // Tells the page to read its sign-in configuration; without it the page is the open one.
       pageMeta: this.signIn ? { [PAGE_CONFIG_META]: PAGE_CONFIG_KEY } : undefined,
     });
-    this.signIn?.writePageConfig(this.site.bucket.id);
+    this.signIn?.writePageConfig(this.site.bucket.id, { conversations: this.conversations !== undefined });
     this.customDomain?.aliasTo(this.site.distribution, servesIpv6(c.allowedIpRanges));
 
     const functions: WatchedFunction[] = [
@@ -271,6 +287,11 @@ export class ChatbotStack extends TerraformStack {
     if (this.chatStream) {
       const stream = this.chatStream.streamFunction;
       functions.push({ label: "stream", functionName: stream.function.functionName, logGroupName: stream.logGroup.name, budgetMs: c.lambdaTimeoutSeconds * 1000, raisesClientErrors: false, streams: true });
+    }
+    if (this.conversations) {
+      const fn = this.conversations;
+      // A proxy integration: the handler answers its 4xx itself and raises only when it fails.
+      functions.push({ label: "conversations", functionName: fn.function.functionName, logGroupName: fn.logGroup.name, budgetMs: Math.min(c.integrationTimeoutMs, CONVERSATIONS_TIMEOUT_SECONDS * 1000), raisesClientErrors: false, answers: false });
     }
     this.operations = new Operations(this, "operations", {
       watched: {
@@ -290,34 +311,6 @@ export class ChatbotStack extends TerraformStack {
       budgetMonthlyUsd: c.budgetMonthlyUsd,
     });
 
-    // Output names follow the original sample's CfnOutputs, so scripts reading them keep working.
-    const domain = c.domainName ?? this.site.distribution.domainName;
-    new TerraformOutput(this, "distributionDomainName", { value: this.site.distribution.domainName, description: "The domain name of the Distribution" });
-    new TerraformOutput(this, "WebUrl", { value: `https://${domain}/chat.html`, description: "The chat page" });
-    new TerraformOutput(this, "ApiUrl", {
-      value: this.chatApi.chatUrl,
-      description: c.cloudFrontOnly ? "POST /chat on API Gateway; answers 403 without CloudFront's key (use https://<domain>/chat)" : "POST /chat on API Gateway (the page uses https://<domain>/chat)",
-    });
-    const auth = this.signIn ? ` -H "Authorization: $ID_TOKEN"` : "";
-    new TerraformOutput(this, "CurlExample", {
-      value: `curl -s -X POST https://${domain}/chat -H 'Content-Type: application/json'${auth} -d '{"text":"What is Amazon SageMaker?"}'`,
-      description: this.signIn ? "Try the API from a shell; README \"Sign-in\" shows how to get ID_TOKEN" : "Try the API from a shell",
-    });
-    if (this.signIn) {
-      const pool = this.signIn.userPool;
-      new TerraformOutput(this, "UserPoolId", { value: pool.pool.id, description: "Cognito user pool of the chat's accounts (README: creating the first user)" });
-      new TerraformOutput(this, "UserPoolClientId", { value: pool.client.id, description: "The page's app client" });
-      new TerraformOutput(this, "SignInUrl", { value: pool.origin, description: "Cognito's hosted sign-in domain" });
-      new TerraformOutput(this, "DailyUsageTable", { value: this.signIn.store.usage.name, description: "Answers per person per UTC day (scripts/daily_usage.py)" });
-    }
-    new TerraformOutput(this, "SiteBucketName", { value: this.site.bucket.bucket, description: "Bucket holding the page" });
-    if (this.chatStream) {
-      new TerraformOutput(this, "StreamUrl", { value: `wss://${domain}/${STREAM_STAGE}`, description: "WebSocket the page streams answers from" });
-    }
-    new TerraformOutput(this, "DashboardUrl", { value: this.operations.dashboardUrl, description: "CloudWatch dashboard of this environment" });
-    new TerraformOutput(this, "ModelEndpointName", {
-      value: c.endpointName,
-      description: c.modelDeploy ? "SageMaker endpoint created by this stack" : "Existing SageMaker endpoint the chat calls",
-    });
+    addStackOutputs(this, c);
   }
 }

@@ -1,11 +1,10 @@
-import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import type { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import type { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
 import { Construct } from "constructs";
 import type { FunctionPackage } from "./function-package";
-import { policyDocument, servicePrincipalTrust } from "./iam";
+import { pythonFunction } from "./python-function";
 
 /** Options of {@link StreamFailureNotice}. */
 export interface StreamFailureNoticeOptions {
@@ -40,37 +39,21 @@ export class StreamFailureNotice extends Construct {
 
   constructor(scope: Construct, id: string, options: StreamFailureNoticeOptions) {
     super(scope, id);
-    const name = options.functionName;
-    this.logGroup = new CloudwatchLogGroup(this, "log-group", { name: `/aws/lambda/${name}`, retentionInDays: options.logRetentionDays ?? 1 });
-    this.role = new IamRole(this, "role", {
-      name: `${name}-role`,
-      description: `Execution role of ${name}: its own log group and posting to the stream's connections`,
-      assumeRolePolicy: servicePrincipalTrust("lambda.amazonaws.com"),
-    });
-    new IamRolePolicy(this, "role-policy", {
-      name: "logs-and-connections",
-      role: this.role.id,
-      policy: policyDocument([
-        { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${this.logGroup.arn}:*`] },
-        { Sid: "PostToOwnConnections", Effect: "Allow", Action: ["execute-api:ManageConnections"], Resource: [options.connectionsArn] },
-      ]),
-    });
-    this.function = new LambdaFunction(this, "function", {
-      functionName: name,
+    ({ function: this.function, role: this.role, logGroup: this.logGroup } = pythonFunction(this, {
+      functionName: options.functionName,
       description: "Chat stream: tells the waiting page when Lambda gave up on a streamed answer",
-      role: this.role.arn,
-      runtime: options.runtime ?? "python3.13",
       handler: "stream_failures.notice.lambda_handler",
-      filename: options.code.zipPath,
-      sourceCodeHash: options.code.zipHash,
+      code: options.code,
+      roleScope: "posting to the stream's connections",
+      policyName: "logs-and-connections",
+      statements: [{ Sid: "PostToOwnConnections", Effect: "Allow", Action: ["execute-api:ManageConnections"], Resource: [options.connectionsArn] }],
+      environment: { CONNECTIONS_ENDPOINT: options.connectionsEndpoint, ...options.environment },
+      runtime: options.runtime,
       // One post with a few retries (frames.py): seconds at most.
-      timeout: 15,
-      memorySize: 128,
-      architectures: ["arm64"],
-      loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
-      environment: { variables: { CONNECTIONS_ENDPOINT: options.connectionsEndpoint, ...options.environment } },
-      dependsOn: [this.logGroup],
-    });
+      timeoutSeconds: 15,
+      memoryMb: 128,
+      logRetentionDays: options.logRetentionDays,
+    }));
     // Lambda invokes a destination function asynchronously too. A notice that cannot run
     // within 5 minutes (the account is still saturated) is no use to a page that waits
     // about 90 s; dropping it beats Lambda's default of keeping it 6 hours.

@@ -2,6 +2,7 @@
  * The shape of the chatbot's configuration: every setting of one environment, with its
  * meaning and default, and the built-in defaults themselves.
  */
+import type { ConversationConfig } from "./conversation-settings";
 import { SIGN_IN_DEFAULTS, SignInConfig } from "./signin-settings";
 
 /**
@@ -32,7 +33,7 @@ export interface GenerationParameters {
 export type BackendKind = "local" | "s3" | "cloud";
 
 /** Every setting of one environment, after defaults and overrides are applied. */
-export interface EnvironmentConfig extends SignInConfig {
+export interface EnvironmentConfig extends SignInConfig, ConversationConfig {
   /** Environment name; the stack is `chatbot-<name>` and resource names end in `-<name>`. */
   readonly name: string;
   /** AWS region of every resource (CloudFront is global). @default "ap-northeast-2" */
@@ -236,7 +237,7 @@ export const DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer in the
 
 type Derived =
   | "name" | "stage" | "dataTrace" | "stateKey" | "stateRegion" | "modelInstanceType" | "modelId" | "generation"
-  | "maxHistoryTurns" | "maxHistoryChars" | "signInDomainPrefix";
+  | "maxHistoryTurns" | "maxHistoryChars" | "signInDomainPrefix" | "conversations";
 
 /** Built-in defaults: the original sample's values, with the fixes this project makes (runtime). */
 export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
@@ -278,6 +279,7 @@ export const DEFAULTS: Omit<EnvironmentConfig, Derived> = {
   backend: "local",
   tfcHostname: "app.terraform.io",
   ...SIGN_IN_DEFAULTS,
+  conversationRetentionDays: 0,
 };
 
 /** The environment built when none is configured. */

@@ -13,3 +13,4 @@ export { accountOf, accountStackName } from "./account-settings";
 export type { ChatbotContext } from "./settings";
 export { ENVIRONMENTS_ENV, SETTINGS } from "./settings";
 export * from "./signin-settings";
+export * from "./conversation-settings";

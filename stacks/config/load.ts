@@ -19,6 +19,7 @@ import { checkEnvironmentVariableNames } from "./env-names";
 import { resolveOriginTimeout } from "./origin-timeout-settings";
 import { resolveAccounts } from "./account-settings";
 import { resolveModelSettings } from "./model-settings";
+import { CONVERSATIONS_DAILY_REQUEST_QUOTA, resolveConversationSettings } from "./conversation-settings";
 import { resolveSignInSettings, SIGNED_IN_DAILY_REQUEST_QUOTA } from "./signin-settings";
 import { ChatbotContext, ENVIRONMENTS_ENV, RawSettings, SETTINGS, SettingKey, Sourced, ValueKind } from "./settings";
 
@@ -147,6 +148,7 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
   const backend = check.oneOf("backend", DEFAULTS.backend, BACKEND_KINDS, "a backend kind") as BackendKind;
   const endpointName = check.matches("endpointName", DEFAULTS.endpointName, ENDPOINT_NAME, "1-63 letters, digits or hyphens, starting and ending with a letter or digit (SageMaker endpoint name rule)");
   const signIn = resolveSignInSettings(check, name);
+  const conversations = resolveConversationSettings(check, signIn.auth);
 
   const config: EnvironmentConfig = {
     name,
@@ -178,8 +180,12 @@ function resolveEnvironment(name: string, s: Sourced, problems: string[]): Envir
     maxAnswersPerConnection: check.int("maxAnswersPerConnection", DEFAULTS.maxAnswersPerConnection, 1, 10_000),
     ...resolveEdgeSettings(check),
     ...signIn,
-    // With sign-in each person has an allowance; the site-wide quota is only a backstop.
-    ...(signIn.auth === "cognito" && !check.isSet("dailyRequestQuota") ? { dailyRequestQuota: SIGNED_IN_DAILY_REQUEST_QUOTA } : {}),
+    ...conversations,
+    // With sign-in each person has an allowance; the site-wide quota is only a backstop,
+    // sized for the conversations requests too when they are kept.
+    ...(signIn.auth === "cognito" && !check.isSet("dailyRequestQuota")
+      ? { dailyRequestQuota: conversations.conversations ? CONVERSATIONS_DAILY_REQUEST_QUOTA : SIGNED_IN_DAILY_REQUEST_QUOTA }
+      : {}),
     // One address, the shape AWS accepts for an SNS e-mail subscription.
     alarmEmail: check.optional("alarmEmail", /^[^\s@,;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$/, "one e-mail address such as ops@example.com"),
     tracing: check.bool("tracing", DEFAULTS.tracing),

@@ -1,5 +1,6 @@
 /** Every setting's name, environment variable and value kind, and the raw shapes read from cdktf.json. */
 import type { EnvironmentConfig } from "./environment";
+import { CONVERSATION_SETTINGS } from "./conversation-settings";
 import { SIGN_IN_SETTINGS } from "./signin-settings";
 
 /** How an environment variable is read; a "list" is comma-separated there and a JSON list in cdktf.json. */
@@ -64,6 +65,7 @@ export const SETTINGS: Readonly<Record<Exclude<keyof EnvironmentConfig, "name">,
   tfcHostname: { env: "CHATBOT_TFC_HOSTNAME", kind: "string" },
   awsEndpointUrl: { env: "CHATBOT_AWS_ENDPOINT_URL", kind: "string" },
   ...SIGN_IN_SETTINGS,
+  ...CONVERSATION_SETTINGS,
 };
 
 /** Selects which environments to build, e.g. `CHATBOT_ENVIRONMENTS=prod`. */

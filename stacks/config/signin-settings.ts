@@ -28,7 +28,10 @@ export interface SignInConfig {
    * region across all AWS accounts. @default "falcon-chatbot-<environment>"
    */
   readonly signInDomainPrefix: string;
-  /** Refuse `terraform destroy` of the user pool (its accounts cannot be restored). @default false (true in cdktf.json's prod) */
+  /**
+   * Refuse `terraform destroy` of the user pool (its accounts cannot be restored) and of the
+   * saved-conversations table (people's chats). @default false (true in cdktf.json's prod)
+   */
   readonly userPoolDeletionProtection: boolean;
 }
 

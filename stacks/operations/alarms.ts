@@ -1,7 +1,7 @@
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import type { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Construct } from "constructs";
-import { ANSWER_NAMESPACE, Metric, Watched, metrics } from "./watched";
+import { ANSWER_NAMESPACE, Metric, Watched, answering, metrics } from "./watched";
 
 /** Options of {@link ChatAlarms}. */
 export interface ChatAlarmsOptions {
@@ -68,7 +68,8 @@ export class ChatAlarms extends Construct {
     for (const fn of w.functions) {
       // The functions' own count (observability/metrics.py): a streamed answer's failure is
       // an error frame, never a Lambda error, and a model outage would otherwise be silent.
-      specs.push({
+      const answers = fn.answers ?? true;
+      if (answers) specs.push({
         id: `${fn.label}-answers-5xx-rate`,
         metric: metrics.answers(w, fn, "ServerErrors"),
         statistic: "Average",
@@ -86,7 +87,9 @@ export class ChatAlarms extends Construct {
           threshold: fn.raisesClientErrors ? 10 : 1,
           description: fn.raisesClientErrors
             ? `The ${fn.label} function raised 10 or more errors in 5 minutes. Its handler raises for rejected requests too: check the log's status field (4xx: clients; 5xx: the model or the function).`
-            : `The ${fn.label} function failed (crashed, timed out or is misconfigured). Its handler reports answer errors as frames, so this is a bug or a timeout: check its log.`,
+            : answers
+              ? `The ${fn.label} function failed (crashed, timed out or is misconfigured). Its handler reports answer errors as frames, so this is a bug or a timeout: check its log.`
+              : `The ${fn.label} function failed (crashed, timed out or is misconfigured). Its handler answers every error itself, so this is a bug or a timeout: check its log.`,
         },
         {
           id: `${fn.label}-function-throttles`,
@@ -102,7 +105,9 @@ export class ChatAlarms extends Construct {
           statistic: "p90",
           // At 80% of what its caller waits, the slowest answers are about to be cut off.
           threshold: Math.round(fn.budgetMs * 0.8),
-          description: `One ${fn.label} invocation in ten ran longer than ${Math.round(fn.budgetMs * 0.8)} ms, 80% of the ${fn.budgetMs} ms it may take. Check the model's latency first; raise lambdaTimeoutSeconds only if answers are legitimately that long.`,
+          description:
+            `One ${fn.label} invocation in ten ran longer than ${Math.round(fn.budgetMs * 0.8)} ms, 80% of the ${fn.budgetMs} ms it may take. ` +
+            (answers ? "Check the model's latency first; raise lambdaTimeoutSeconds only if answers are legitimately that long." : "Check its log for slow DynamoDB calls and large deletes."),
         },
       );
     }
@@ -163,7 +168,7 @@ export class ChatAlarms extends Construct {
     // Any answer on either path that found the model not running (503): the endpoint is
     // missing, starting or switched off. Counted by the functions, so it works whether or
     // not this stack deploys the model (without modelDeploy there is no SageMaker alarm).
-    const notRunning = w.functions.map((fn, i) => ({
+    const notRunning = answering(w.functions).map((fn, i) => ({
       id: `m${i}`,
       returnData: false,
       metric: { namespace: ANSWER_NAMESPACE, metricName: "ModelNotRunning", dimensions: { FunctionName: fn.functionName }, period: 300, stat: "Sum" },

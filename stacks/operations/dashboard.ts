@@ -1,6 +1,6 @@
 import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
 import { Construct } from "constructs";
-import { FAILURE_STATUSES, Metric, Watched, metrics } from "./watched";
+import { FAILURE_STATUSES, Metric, Watched, answering, metrics } from "./watched";
 
 /** Options of {@link ChatDashboard}. */
 export interface ChatDashboardOptions {
@@ -147,7 +147,7 @@ export class ChatDashboard extends Construct {
     const answerGraphs: Graph[] = [
       {
         title: "Answers and failures",
-        lines: w.functions.flatMap((fn) => [
+        lines: answering(w.functions).flatMap((fn) => [
           { metric: metrics.answers(w, fn, "Answers"), stat: "Sum", label: `${fn.label} answers` },
           { metric: metrics.answers(w, fn, "Failures"), stat: "Sum", label: `${fn.label} failures` },
           { metric: metrics.answers(w, fn, "ServerErrors"), stat: "Sum", label: `${fn.label} 5xx` },
@@ -156,15 +156,15 @@ export class ChatDashboard extends Construct {
       },
       {
         title: "Failures by status",
-        lines: w.functions.flatMap((fn) => FAILURE_STATUSES.map((status) => ({ metric: metrics.failures(w, fn, status), stat: "Sum", label: `${fn.label} ${status}` }))),
+        lines: answering(w.functions).flatMap((fn) => FAILURE_STATUSES.map((status) => ({ metric: metrics.failures(w, fn, status), stat: "Sum", label: `${fn.label} ${status}` }))),
       },
       {
         title: "Time to first token (ms) and generated tokens",
         lines: [
-          ...w.functions
+          ...answering(w.functions)
             .filter((fn) => fn.streams)
             .flatMap((fn) => ["p50", "p90"].map((stat) => ({ metric: metrics.answers(w, fn, "TimeToFirstToken"), stat, label: `${fn.label} first token ${stat}` }))),
-          ...w.functions.map((fn) => ({ metric: metrics.answers(w, fn, "GeneratedTokens"), stat: "Sum", label: `${fn.label} generated tokens` })),
+          ...answering(w.functions).map((fn) => ({ metric: metrics.answers(w, fn, "GeneratedTokens"), stat: "Sum", label: `${fn.label} generated tokens` })),
         ],
       },
     ];

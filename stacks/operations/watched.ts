@@ -15,6 +15,13 @@ export interface WatchedFunction {
   readonly raisesClientErrors: boolean;
   /** Whether it streams answers (and so reports TimeToFirstToken). @default false */
   readonly streams?: boolean;
+  /** Whether it answers chat questions and counts them (observability/metrics.py); the conversations function does not. @default true */
+  readonly answers?: boolean;
+}
+
+/** The functions that answer questions (and so write the answer metrics). */
+export function answering(functions: readonly WatchedFunction[]): WatchedFunction[] {
+  return functions.filter((fn) => fn.answers ?? true);
 }
 
 /** Everything on the request path, from the edge to the model. */

@@ -131,8 +131,12 @@ export class SignIn extends Construct {
     });
   }
 
-  /** The page's configuration (client id and sign-in origin exist only after apply), next to chat.html. */
-  writePageConfig(bucketId: string): S3Object {
+  /**
+   * The page's configuration (client id and sign-in origin exist only after apply), next to
+   * chat.html. `conversations`: the server keeps this person's conversations (the page's
+   * server mode); otherwise the page keeps them in the browser.
+   */
+  writePageConfig(bucketId: string, features: { readonly conversations: boolean }): S3Object {
     return new S3Object(this, "page-config", {
       bucket: bucketId,
       key: PAGE_CONFIG_KEY,
@@ -142,6 +146,7 @@ export class SignIn extends Construct {
         signInOrigin: this.origin,
         redirectPath: PAGE_PATH,
         dailyAnswersPerUser: this.settings.dailyAnswersPerUser,
+        conversations: features.conversations,
       }),
       contentType: "application/json",
       cacheControl: "no-cache",
