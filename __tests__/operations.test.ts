@@ -209,8 +209,8 @@ describe("ChatDashboard", () => {
     expect(model.properties.metrics).toContainEqual([{ expression: "m0 / m2", label: "instances (invocations / per instance)", id: "instances" }]);
   });
 
-  it("has a row of the answers and failures both paths count themselves, by status, with time to first token", () => {
-    const row = metricWidgets.filter((w: any) => w.y === 12).sort((a: any, b: any) => a.x - b.x);
+  it("has a row of the answers and failures both paths count themselves, by status, with time to first token (below the two rows of 7)", () => {
+    const row = metricWidgets.filter((w: any) => w.y === 14).sort((a: any, b: any) => a.x - b.x);
     expect(row.map((w: any) => w.properties.title)).toEqual([
       "Answers: Answers and failures",
       "Answers: Failures by status",
@@ -228,7 +228,7 @@ describe("ChatDashboard", () => {
       "FalconChatbot GeneratedTokens FunctionName Sum chat generated tokens", "FalconChatbot GeneratedTokens FunctionName Sum stream generated tokens",
     ]);
     expect(row.map((w: any) => [w.x, w.width, w.height])).toEqual([[0, 8, 9], [8, 8, 9], [16, 8, 9]]);
-    expect(body.widgets.find((w: any) => w.type === "log").y).toBe(21);
+    expect(body.widgets.find((w: any) => w.type === "log").y).toBe(23);
   });
 
   it("ends with the latest errors of both functions' logs", () => {

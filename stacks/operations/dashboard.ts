@@ -42,7 +42,7 @@ export interface Widget {
 }
 
 const COLUMN_WIDTH = 6;
-const ROW_HEIGHT = 6;
+const ROW_HEIGHT = 7; // six lines (three functions, two metrics each) with their metric names
 const ANSWERS_ROW_HEIGHT = 9;
 
 /**
@@ -116,7 +116,7 @@ export class ChatDashboard extends Construct {
         {
           title: "Duration p90 (ms) and concurrency",
           lines: w.functions.flatMap((fn) => [
-            { metric: metrics.lambda(w, fn, "Duration"), stat: "p90", label: `${fn.label} duration p90` },
+            { metric: metrics.lambda(w, fn, "Duration"), stat: "p90", label: `${fn.label} p90` },
             { metric: metrics.lambda(w, fn, "ConcurrentExecutions"), stat: "Maximum", label: `${fn.label} concurrency` },
           ]),
         },
