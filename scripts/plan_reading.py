@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,10 +40,9 @@ def plan_changes(stack_dir: Path, env: dict[str, str], refresh: bool = True) -> 
     for a plan of a code change right after a plan that read them all.
     """
     plan_file = stack_dir / "rehearsal.tfplan"
-    result = subprocess.run(
-        ["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color", f"-out={plan_file}", *([] if refresh else ["-refresh=false"])],
-        cwd=stack_dir, env=env, text=True, capture_output=True,
-    )
+    # capture: exit code 2 (changes present) is an answer here, not a failure.
+    result = run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color", f"-out={plan_file}",
+                  *([] if refresh else ["-refresh=false"])], cwd=stack_dir, env=env, capture=True)
     if result.returncode not in (0, 2):
         sys.stdout.write(result.stdout + result.stderr)
         raise SystemExit("terraform plan failed")

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -39,12 +40,20 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (approximate when commands run in threads)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(cmd: list[str], cwd: Path, env: dict[str, str], capture: bool = False) -> subprocess.CompletedProcess[str]:
     """Runs a command; on failure prints its output and raises SystemExit naming the command."""
+    wall, cpu = time.monotonic(), _children_cpu()
     result = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True)
-    if os.environ.get("TFHARNESS_LOG"):  # every command's output, for finding where the time goes
+    if os.environ.get("TFHARNESS_LOG"):  # every command's output and cost, for finding where the time goes
         with open(os.environ["TFHARNESS_LOG"], "a", encoding="utf-8") as out:
-            out.write(f"$ {' '.join(cmd)}  (in {cwd})\n{result.stdout}{result.stderr}\n")
+            out.write(f"$ {' '.join(cmd)}  (in {cwd}): {time.monotonic() - wall:.1f} s wall, "
+                      f"{_children_cpu() - cpu:.1f} s CPU\n{result.stdout}{result.stderr}\n")
     if result.returncode != 0 and not capture:
         sys.stdout.write(result.stdout)
         sys.stderr.write(result.stderr)
