@@ -134,7 +134,8 @@ def test_oversized_batch_is_split_into_frames_under_32_kb(ws_with, model, connec
 
 def test_answer_too_long_for_one_frame_ends_with_done_without_msg(ws_with, model, connections):
     model.max_total_tokens = 16384
-    ws = ws_with(MAX_NEW_TOKENS="8192", MODEL_MAX_TOTAL_TOKENS="16384")
+    # Batched (not a frame per token, 7000 posts): the batches are split to fit their frames.
+    ws = ws_with(MAX_NEW_TOKENS="8192", MODEL_MAX_TOTAL_TOKENS="16384", STREAM_BATCH_MS="1000")
     text = " " + "word " * 7000  # 35 KB: the tokens fit their frames, the whole answer would not
     model.queue(Behaviour.answer(text))
     *pieces, done = ws.ask({**ASK, "text": "hi"})
