@@ -65,6 +65,11 @@ def terraform_env(work: Path, extra: dict[str, str] | None = None) -> dict[str, 
     """Environment for terraform: our CLI config (mirror if present), no telemetry, no prompts."""
     env = dict(os.environ)
     env.update({"CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"})
+    # Every terraform command starts the AWS provider (a Go program) two or three times, and
+    # each start builds its whole schema: several CPU seconds, much of it garbage collection.
+    # A GC target of 400 % (Go's default is 100) cut that CPU by about a sixth on this machine
+    # (terraform validate of chatbot-dev: 8.1-9.0 s -> 6.9-7.3 s) for ~70 MB more memory each.
+    env.setdefault("GOGC", "400")
     mirror = Path(os.environ.get("TF_PLUGIN_MIRROR", str(DEFAULT_MIRROR)))
     config = work / "terraformrc"
     if mirror.is_dir():
