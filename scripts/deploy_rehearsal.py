@@ -214,6 +214,11 @@ def main() -> int:
                 check(not aws("apigateway").get_account().get("cloudwatchRoleArn"), "destroying the account stack clears the account's CloudWatch role setting")
             with timer.step("check nothing is left through boto3"):
                 shape.assert_nothing_left(aws, zone_id)
+        except BaseException:
+            # The emulator's side of a failure (its errors, what it was asked last) is in its log.
+            lines = (work / "moto.log").read_text(errors="replace").splitlines()
+            log("moto.server's last log lines:\n" + "\n".join(lines[-60:]))
+            raise
         finally:
             moto.stop()
 
