@@ -183,5 +183,18 @@ def apply_account_patch(self: Account, patch_operations: list[dict[str, Any]]) -
 
 Account.apply_patch_operations = apply_account_patch  # type: ignore[method-assign]
 
+# ---------------------------------------------------------------- last: one request at a time
+
+# moto's backends are not safe for concurrent access (getmoto/moto#7166 documents it), and
+# moto.server serves every request on its own thread. With terraform's ten parallel
+# operations, two API Gateway or KMS calls at once sometimes raced: the resource was created
+# but the answer failed, the provider retried, and the stack held a duplicate (two usage
+# plans of one name, "alias already exists", "function already exist"). One request after
+# another, as dev/fake_dynamodb.py serves its store, is what the rehearsal needs.
+import moto.server as _moto_server  # noqa: E402
+
+_run_simple = _moto_server.run_simple
+_moto_server.run_simple = lambda *args, **kwargs: _run_simple(*args, **{**kwargs, "threaded": False})
+
 if __name__ == "__main__":
     main(sys.argv[1:])
