@@ -31,6 +31,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import deployed_conversations as conversations
 import deployed_features as features
@@ -74,6 +75,16 @@ EMULATOR_GAPS: dict[str, str] = {
     "aws_cloudwatch_query_definition": "moto 5.2 does not implement PutQueryDefinition (saved Logs Insights queries)",
     "aws_budgets_budget": "moto 5.2 does not implement DescribeSubscribersForNotification, which the provider reads after creating a budget",
 }
+
+# Arguments the rehearsal sets on top of the synthesized stack, each with its reason
+# (printed): (resource type, argument, value, reason). Only what changes how long the
+# provider waits, never what it creates.
+EMULATOR_SETTINGS: list[tuple[str, str, Any, str]] = [
+    ("aws_cloudfront_distribution", "wait_for_deployment", False,
+     "the provider's waiter sleeps before its first look (30 s here; Delay in the provider's "
+     "waitDistributionDeployed), and moto's distribution is deployed at once; the stack keeps "
+     "the default (true), so a real apply ends when CloudFront serves the new configuration"),
+]
 
 # Differences between what Terraform set and what moto reads back. Each is moto's,
 # not the stack's: (resource type, attribute path regex, reason). Nothing else may change.
@@ -128,6 +139,18 @@ def leave_out(tf_json: Path, gaps: dict[str, str]) -> dict[str, int]:
     return removed
 
 
+def emulator_settings(tf_json: Path, settings: list[tuple[str, str, Any, str]]) -> list[str]:
+    """Sets each (type, argument, value) on every resource of that type; returns what it set."""
+    doc = json.loads(tf_json.read_text())
+    applied = []
+    for kind, argument, value, _ in settings:
+        for name, resource in doc["resource"].get(kind, {}).items():
+            resource[argument] = value
+            applied.append(f"{kind}.{name}.{argument} = {json.dumps(value)}")
+    tf_json.write_text(json.dumps(doc, indent=2))
+    return applied
+
+
 def show_changes(changes: dict[str, dict]) -> None:
     for address, change in changes.items():
         replaced = f" (replaced for {', '.join(change['replace_paths'])})" if change["replace_paths"] else ""
@@ -168,11 +191,16 @@ def main() -> int:
                 check(stacks == [ACCOUNT_STACK, STACK], f"the dev stack and its account stack are synthesized: {stacks}")
                 prepare_stack(out / "stacks" / ACCOUNT_STACK, account_dir, keep_init=True)
                 prepare_stack(out / "stacks" / STACK, stack_dir, keep_init=True)
-                return leave_out(stack_dir / "cdk.tf.json", EMULATOR_GAPS)
+                gaps = leave_out(stack_dir / "cdk.tf.json", EMULATOR_GAPS)
+                settings = emulator_settings(stack_dir / "cdk.tf.json", EMULATOR_SETTINGS)
+                check(len(settings) == len(EMULATOR_SETTINGS), f"every emulator setting found its resource: {settings}")
+                return gaps
 
             with timer.step("synthesize (emulator settings, S3 backend)"):
                 for kind, count in resynth().items():
                     log(f"    left out of the rehearsal: {count} {kind} ({EMULATOR_GAPS[kind]})")
+                for kind, argument, value, reason in EMULATOR_SETTINGS:
+                    log(f"    set for the rehearsal: {kind}.{argument} = {json.dumps(value)} ({reason})")
             with timer.step("create the state bucket"):
                 aws("s3").create_bucket(Bucket=STATE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
             with timer.step("terraform init, both stacks (S3 backend on the emulator)"):

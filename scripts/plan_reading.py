@@ -46,6 +46,10 @@ def plan_changes(stack_dir: Path, env: dict[str, str], refresh: bool = True) -> 
     if result.returncode not in (0, 2):
         sys.stdout.write(result.stdout + result.stderr)
         raise SystemExit("terraform plan failed")
+    if result.returncode == 0:
+        # Terraform's own answer is "no changes" (exit 0 of -detailed-exitcode): nothing to
+        # read, and `terraform show` would start the provider again for seconds of CPU.
+        return {}
     shown = json.loads(run(["terraform", "show", "-json", str(plan_file)], cwd=stack_dir, env=env).stdout)
     changes = {}
     for rc in shown.get("resource_changes", []):
