@@ -52,3 +52,42 @@ describe("the pull-request workflow", () => {
     expect(writes).toEqual([expect.objectContaining({ Resource: "arn:aws:s3:::<STATE_BUCKET>/chatbot/*.tflock" })]);
   });
 });
+
+describe("scripts/synth-many.ts (terraform validate's variants in one process)", () => {
+  const files = (dir: string): Map<string, string> => {
+    const found = new Map<string, string>();
+    const walk = (sub: string) => {
+      for (const entry of fs.readdirSync(path.join(dir, sub), { withFileTypes: true })) {
+        const rel = path.join(sub, entry.name);
+        if (entry.isDirectory()) walk(rel);
+        else found.set(rel, fs.readFileSync(path.join(dir, rel), "utf8"));
+      }
+    };
+    walk("");
+    return found;
+  };
+
+  it("writes, for each variant, the same files as main.ts with that variant's settings", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "synth-many-"));
+    const settings = { CHATBOT_ENVIRONMENTS: "dev", CHATBOT_AUTH: "none" };
+    const env = { ...process.env, CHECKPOINT_DISABLE: "1" };
+    const single = spawnSync("node", ["--require", "tsx/cjs", "main.ts"], { cwd: PROJECT_ROOT, env: { ...env, ...settings, CDKTF_OUTDIR: path.join(out, "main") } });
+    const spec = JSON.stringify([{ outdir: path.join(out, "defaults"), env: {} }, { outdir: path.join(out, "variant"), env: settings }]);
+    const many = spawnSync("node", ["--require", "tsx/cjs", "scripts/synth-many.ts", spec], { cwd: PROJECT_ROOT, env, encoding: "utf8" });
+    expect([single.status, many.status, many.stderr]).toEqual([0, 0, ""]);
+    const [fromMain, fromMany] = [files(path.join(out, "main")), files(path.join(out, "variant"))];
+    expect([...fromMany.keys()].sort()).toEqual([...fromMain.keys()].sort());
+    for (const [file, text] of fromMain) expect({ file, same: fromMany.get(file) === text }).toEqual({ file, same: true });
+    // The variant before it kept its own settings: the defaults' environments, not just dev.
+    expect(fs.existsSync(path.join(out, "defaults", "stacks", "chatbot-prod", "cdk.tf.json"))).toBe(true);
+    expect(fs.existsSync(path.join(out, "variant", "stacks", "chatbot-prod"))).toBe(false);
+    fs.rmSync(out, { recursive: true, force: true });
+  }, 120_000);
+
+  it("exits 1 naming the variant and the invalid setting", () => {
+    const spec = JSON.stringify([{ outdir: path.join(os.tmpdir(), "synth-many-invalid"), env: { CHATBOT_AUTH: "nope" } }]);
+    const run = spawnSync("node", ["--require", "tsx/cjs", "scripts/synth-many.ts", spec], { cwd: PROJECT_ROOT, env: { ...process.env, CHECKPOINT_DISABLE: "1" }, encoding: "utf8" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/synth-many-invalid: Invalid chatbot configuration:[\s\S]*auth = "nope"/);
+  }, 60_000);
+});

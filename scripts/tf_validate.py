@@ -13,7 +13,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from tfharness import log, prepare_stack, run, synth, terraform_env
+from tfharness import log, prepare_stack, run, synth_many, terraform_env
 
 # (label, CHATBOT_* settings) synthesized on top of cdktf.json; each becomes its own stacks.
 VARIANTS: list[tuple[str, dict[str, str]]] = [
@@ -53,9 +53,10 @@ def main() -> int:
         # One provider copy for every stack: init links it instead of unpacking it again.
         (work / "plugin-cache").mkdir()
         env = terraform_env(work, {"TF_PLUGIN_CACHE_DIR": str(work / "plugin-cache")})
-        for index, (label, settings) in enumerate(VARIANTS):
-            out = work / f"cdktf.out-{index}"
-            for stack in synth(out, settings):
+        outdirs = [work / f"cdktf.out-{index}" for index in range(len(VARIANTS))]
+        synthesized = synth_many([(out, settings) for out, (_, settings) in zip(outdirs, VARIANTS)])
+        for index, ((label, _), out, stacks) in enumerate(zip(VARIANTS, outdirs, synthesized)):
+            for stack in stacks:
                 name = f"{stack} ({label})"
                 text = (out / "stacks" / stack / "cdk.tf.json").read_text()
                 if text in seen:

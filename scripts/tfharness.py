@@ -97,6 +97,17 @@ def synth(outdir: Path, extra_env: dict[str, str] | None = None, project: Path =
     return sorted(manifest["stacks"])
 
 
+def synth_many(variants: list[tuple[Path, dict[str, str]]], project: Path = ROOT) -> list[list[str]]:
+    """Synthesizes the app once per (outdir, CHATBOT_* settings) in one Node.js process
+    (scripts/synth-many.ts) and returns each one's stack names: the same output as synth()
+    for each, without a Node.js start and tsx's and the provider bindings' loading each time."""
+    env = dict(os.environ)
+    env["CHECKPOINT_DISABLE"] = "1"
+    spec = json.dumps([{"outdir": str(outdir), "env": settings} for outdir, settings in variants])
+    run(["node", "--require", "tsx/cjs", str(ROOT / "scripts" / "synth-many.ts"), spec], cwd=project, env=env)
+    return [sorted(json.loads((outdir / "manifest.json").read_text())["stacks"]) for outdir, _ in variants]
+
+
 # What the app needs to synthesize; a copy of these plus node_modules is a working project.
 PROJECT_FILES = ["main.ts", "stacks", "contract", "cdktf.json", "site", "lambda-chat", "tsconfig.json", "package.json"]
 
