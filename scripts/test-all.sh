@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Every test of the project, in three lanes on this 2-core machine. Two suites that mostly
-# wait run in the background from the start: the deploy rehearsal (on the provider's
-# CloudFront and Route 53 waiters, on moto) and the browser tests (on the fake model's
-# pace, on the page's timers). The CPU-bound suites run one after another beside them,
-# at a lower priority (nice), so the two that measure time get the CPU when they need it.
+# Every test of the project, in two lanes on this 2-core machine, each a list of suites run
+# one after another: lane 1 in the background from the start, lane 2 here. The lanes are
+# balanced by measured time (README "Test-suite time"): the deploy rehearsal, the longest
+# suite (about 300 s alone, mostly one core's worth of provider CPU), then pytest; beside
+# them the typecheck, jest, terraform validate, the page weight and the browser tests.
 # Each suite's output is kept in a file and printed whole when the suite ends, with its
 # time, so lanes never interleave. Each suite runs even when another failed; the last line
 # counts suites. Exit status: non-zero on any failure.
@@ -15,19 +15,17 @@ export CHECKPOINT_DISABLE=1
 # of times (the dev server's workers, the fake model, moto).
 python_bin=$(python3 -c 'import os, sys; print(os.path.dirname(os.path.realpath(sys.executable)))') && export PATH="$python_bin:$PATH"
 
-# name|nice|command. The rehearsal is the longest lane (about 300 s alone, mostly one
-# core's worth of provider CPU), so it gets the CPU first; the browser tests next (their
-# timers measure real time); the CPU-bound suites below take what is left (nice 10).
-backgrounds=(
-  "deploy rehearsal (moto emulator)|0|bash scripts/deploy-rehearsal.sh"
-  "browser tests (chromium)|3|npx jest -c jest.browser.config.js"
+# name|command
+lane1=(
+  "deploy rehearsal (moto emulator)|bash scripts/deploy-rehearsal.sh"
+  "lambda and dev worker tests (pytest)|bash scripts/test-python.sh"
 )
-suites=(
+lane2=(
   "typecheck|npx tsc --noEmit"
   "stack unit tests (jest)|npx jest"
-  "lambda and dev worker tests (pytest)|bash scripts/test-python.sh"
   "terraform validate (real AWS provider)|bash scripts/tf-validate.sh"
   "page weight|node scripts/page-weight.mjs"
+  "browser tests (chromium)|npx jest -c jest.browser.config.js"
 )
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/test-all-XXXXXX")
@@ -35,6 +33,19 @@ passed=0
 failed=()
 timings=()
 start_all=$SECONDS
+
+# Runs a lane's suites one after another; suite <lane>-<index> leaves .log, .status, .seconds.
+run_lane() { # lane-name suite...
+  local lane=$1 index=0 suite start
+  shift
+  for suite in "$@"; do
+    start=$SECONDS
+    bash -c "${suite#*|}" >"$logs/$lane-$index.log" 2>&1
+    echo $? >"$logs/$lane-$index.status"
+    echo $((SECONDS - start)) >"$logs/$lane-$index.seconds"
+    index=$((index + 1))
+  done
+}
 
 # Prints a finished suite's whole output between its header and its result line.
 report() { # name command log status seconds
@@ -50,42 +61,36 @@ report() { # name command log status seconds
   timings+=("$(printf '%6ss  %s' "$5" "$1")")
 }
 
-bg_pids=()
-for index in "${!backgrounds[@]}"; do
-  IFS='|' read -r _ niceness command <<<"${backgrounds[$index]}"
-  ( start=$SECONDS; nice -n "$niceness" bash -c "$command" >"$logs/bg$index.log" 2>&1; echo $? >"$logs/bg$index.status"; echo $((SECONDS - start)) >"$logs/bg$index.seconds" ) &
-  bg_pids+=($!)
-  printf '=== %s: started in the background (printed when it ends)\n' "${backgrounds[$index]%%|*}"
-done
-bg_reported=()
-report_backgrounds_done() {
-  for index in "${!backgrounds[@]}"; do
-    if [ -z "${bg_reported[$index]:-}" ] && [ -f "$logs/bg$index.seconds" ]; then
-      report "${backgrounds[$index]%%|*}" "${backgrounds[$index]##*|}" "$logs/bg$index.log" "$(cat "$logs/bg$index.status")" "$(cat "$logs/bg$index.seconds")"
-      bg_reported[$index]=1
-    fi
+# Reports every suite of lane 1 that has ended since the last call.
+lane1_reported=0
+report_lane1() {
+  while [ "$lane1_reported" -lt "${#lane1[@]}" ] && [ -f "$logs/lane1-$lane1_reported.seconds" ]; do
+    local suite="${lane1[$lane1_reported]}" file="$logs/lane1-$lane1_reported"
+    report "${suite%%|*}" "${suite#*|}" "$file.log" "$(cat "$file.status")" "$(cat "$file.seconds")"
+    lane1_reported=$((lane1_reported + 1))
   done
 }
 
-for index in "${!suites[@]}"; do
-  suite="${suites[$index]}"
-  name="${suite%%|*}"
-  command="${suite#*|}"
+run_lane lane1 "${lane1[@]}" &
+lane1_pid=$!
+for suite in "${lane1[@]}"; do printf '=== %s: in the background lane (printed when it ends)\n' "${suite%%|*}"; done
+
+for index in "${!lane2[@]}"; do
+  suite="${lane2[$index]}"
   start=$SECONDS
-  nice -n 10 bash -c "$command" >"$logs/$index.log" 2>&1
+  bash -c "${suite#*|}" >"$logs/lane2-$index.log" 2>&1
   status=$?
-  report "$name" "$command" "$logs/$index.log" "$status" "$((SECONDS - start))"
-  report_backgrounds_done
+  report "${suite%%|*}" "${suite#*|}" "$logs/lane2-$index.log" "$status" "$((SECONDS - start))"
+  report_lane1
 done
-# Each background suite is printed as soon as it ends, whichever ends first.
-while [ "${#bg_reported[@]}" -lt "${#backgrounds[@]}" ]; do
+while [ "$lane1_reported" -lt "${#lane1[@]}" ]; do
   sleep 1
-  report_backgrounds_done
+  report_lane1
 done
-wait "${bg_pids[@]}"
+wait "$lane1_pid"
 rm -rf "$logs"
 
-printf '\nsuite times (the rehearsal and the browser tests ran beside the others; wall clock %ss):\n' "$((SECONDS - start_all))"
+printf '\nsuite times (two lanes side by side; wall clock %ss):\n' "$((SECONDS - start_all))"
 for line in "${timings[@]}"; do printf '%s\n' "$line"; done
 for name in "${failed[@]}"; do printf 'failed suite: %s\n' "$name"; done
 printf 'suites: %d passed, %d failed\n' "$passed" "${#failed[@]}"
