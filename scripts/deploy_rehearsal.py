@@ -127,27 +127,24 @@ def apply(directory: Path, env: dict[str, str]) -> None:
     raise SystemExit(f"FAILED ({result.returncode}): terraform apply in {directory}")
 
 
-def leave_out(tf_json: Path, gaps: dict[str, str]) -> dict[str, int]:
-    """Removes the resource types the emulator cannot apply; returns how many of each went. Nothing may refer to them."""
-    doc = json.loads(tf_json.read_text())
+def leave_out(doc: dict[str, Any], gaps: dict[str, str]) -> dict[str, int]:
+    """Removes the resource types the emulator cannot apply from a stack's Terraform JSON;
+    returns how many of each went. Nothing may refer to them."""
     removed = {kind: len(doc["resource"].pop(kind, {})) for kind in gaps}
-    text = json.dumps(doc, indent=2)
+    text = json.dumps(doc)
     dangling = [kind for kind in gaps if f"{kind}." in text]
     if dangling:
         raise SystemExit(f"resources left out of the rehearsal are still referred to: {dangling}")
-    tf_json.write_text(text)
     return removed
 
 
-def emulator_settings(tf_json: Path, settings: list[tuple[str, str, Any, str]]) -> list[str]:
+def emulator_settings(doc: dict[str, Any], settings: list[tuple[str, str, Any, str]]) -> list[str]:
     """Sets each (type, argument, value) on every resource of that type; returns what it set."""
-    doc = json.loads(tf_json.read_text())
     applied = []
     for kind, argument, value, _ in settings:
         for name, resource in doc["resource"].get(kind, {}).items():
             resource[argument] = value
             applied.append(f"{kind}.{name}.{argument} = {json.dumps(value)}")
-    tf_json.write_text(json.dumps(doc, indent=2))
     return applied
 
 
@@ -191,9 +188,12 @@ def main() -> int:
                 check(stacks == [ACCOUNT_STACK, STACK], f"the dev stack and its account stack are synthesized: {stacks}")
                 prepare_stack(out / "stacks" / ACCOUNT_STACK, account_dir, keep_init=True)
                 prepare_stack(out / "stacks" / STACK, stack_dir, keep_init=True)
-                gaps = leave_out(stack_dir / "cdk.tf.json", EMULATOR_GAPS)
-                settings = emulator_settings(stack_dir / "cdk.tf.json", EMULATOR_SETTINGS)
+                tf_json = stack_dir / "cdk.tf.json"
+                doc = json.loads(tf_json.read_text())
+                gaps = leave_out(doc, EMULATOR_GAPS)
+                settings = emulator_settings(doc, EMULATOR_SETTINGS)
                 check(len(settings) == len(EMULATOR_SETTINGS), f"every emulator setting found its resource: {settings}")
+                tf_json.write_text(json.dumps(doc, indent=2))
                 return gaps
 
             with timer.step("synthesize (emulator settings, S3 backend)"):

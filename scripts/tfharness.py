@@ -93,8 +93,12 @@ def synth(outdir: Path, extra_env: dict[str, str] | None = None, project: Path =
     if extra_env:
         env.update(extra_env)
     run(["node", "--require", "tsx/cjs", "main.ts"], cwd=project, env=env)
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    return sorted(manifest["stacks"])
+    return stack_names(outdir)
+
+
+def stack_names(outdir: Path) -> list[str]:
+    """The stacks a synth wrote into outdir, from its manifest."""
+    return sorted(json.loads((outdir / "manifest.json").read_text())["stacks"])
 
 
 def synth_many(variants: list[tuple[Path, dict[str, str]]], project: Path = ROOT) -> list[list[str]]:
@@ -105,7 +109,7 @@ def synth_many(variants: list[tuple[Path, dict[str, str]]], project: Path = ROOT
     env["CHECKPOINT_DISABLE"] = "1"
     spec = json.dumps([{"outdir": str(outdir), "env": settings} for outdir, settings in variants])
     run(["node", "--require", "tsx/cjs", str(ROOT / "scripts" / "synth-many.ts"), spec], cwd=project, env=env)
-    return [sorted(json.loads((outdir / "manifest.json").read_text())["stacks"]) for outdir, _ in variants]
+    return [stack_names(outdir) for outdir, _ in variants]
 
 
 # What the app needs to synthesize; a copy of these plus node_modules is a working project.
