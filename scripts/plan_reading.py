@@ -33,16 +33,12 @@ def value_at(value: Any, path: str) -> Any:
     return value
 
 
-def plan_changes(stack_dir: Path, env: dict[str, str], refresh: bool = True) -> dict[str, dict[str, Any]]:
-    """Runs terraform plan and returns {address: {actions, paths, type}} for every resource that would change.
-
-    refresh=False plans against the state as it is, without reading every resource again:
-    for a plan of a code change right after a plan that read them all.
-    """
+def plan_changes(stack_dir: Path, env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Runs terraform plan and returns {address: {actions, paths, type}} for every resource that would change."""
     plan_file = stack_dir / "rehearsal.tfplan"
     # capture: exit code 2 (changes present) is an answer here, not a failure.
-    result = run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color", f"-out={plan_file}",
-                  *([] if refresh else ["-refresh=false"])], cwd=stack_dir, env=env, capture=True)
+    result = run(["terraform", "plan", "-detailed-exitcode", "-input=false", "-no-color", f"-out={plan_file}"],
+                 cwd=stack_dir, env=env, capture=True)
     if result.returncode not in (0, 2):
         sys.stdout.write(result.stdout + result.stderr)
         raise SystemExit("terraform plan failed")
