@@ -1,5 +1,5 @@
 /**
- * The chat page in headless Chromium (/usr/bin/chromium via playwright-core) against
+ * The chat page in headless Chromium (Debian's chromium-headless-shell via playwright-core) against
  * the local dev server (the real Lambda handlers, the fake model), plus node tests of
  * the dev server itself (HTTP, WebSocket /stream, AWS stand-ins, WAF rule).
  * Run with `npm run test:browser`; UPDATE_SCREENSHOTS=1 also refreshes docs/screenshots/.

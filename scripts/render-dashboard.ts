@@ -7,7 +7,7 @@
  * Synthesizes the app into a temporary directory (dev only, the model deployed, so every
  * widget exists), unless --from names an already synthesized stack's cdk.tf.json; renders
  * the grid as HTML (scripts/dashboard-layout.ts) and screenshots it in headless Chromium
- * (playwright-core; /usr/bin/chromium, or CHROMIUM_PATH).
+ * (playwright-core; Debian's chromium-headless-shell, or CHROMIUM_PATH: scripts/chromium.ts).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -49,7 +49,7 @@ export function dashboardHtml(tfJsonPath: string): string {
 export async function screenshot(html: string, png: string): Promise<string[]> {
   const executablePath = CHROMIUM_PATH;
   if (!fs.existsSync(executablePath)) {
-    throw new LayoutError(`Chromium not found at ${executablePath} (install Debian's chromium, or set CHROMIUM_PATH)`);
+    throw new LayoutError(`Chromium not found at ${executablePath} (install Debian's chromium-headless-shell, or set CHROMIUM_PATH)`);
   }
   const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS }).catch((error: Error) => {
     throw new LayoutError(`Chromium at ${executablePath} did not start: ${error.message.split("\n")[0]}`);
