@@ -27,6 +27,11 @@ would fail. Usage: python3 scripts/moto_server.py <moto.server arguments>
    account stack's `reset_on_delete`) with UpdateAccount `replace /cloudwatchRoleArn` and
    no value; moto reads the missing value with a KeyError and answers 500, which the
    provider retries for minutes. A replace without a value clears the setting.
+7. One request at a time, each call answered once (the harness's, not AWS's: see the
+   end of this file). moto's backends are not thread-safe, so requests run behind a
+   lock; and when the provider loses an answer on this loaded machine and retries, the
+   retry (same `amz-sdk-invocation-id`) gets moto's first answer again instead of a
+   second create that fails with "already exists".
 """
 
 from __future__ import annotations
@@ -187,14 +192,57 @@ Account.apply_patch_operations = apply_account_patch  # type: ignore[method-assi
 
 # moto's backends are not safe for concurrent access (getmoto/moto#7166 documents it), and
 # moto.server serves every request on its own thread. With terraform's ten parallel
-# operations, two API Gateway or KMS calls at once sometimes raced: the resource was created
-# but the answer failed, the provider retried, and the stack held a duplicate (two usage
-# plans of one name, "alias already exists", "function already exist"). One request after
-# another, as dev/fake_dynamodb.py serves its store, is what the rehearsal needs.
+# operations, two API Gateway or KMS calls at once sometimes raced and the stack held a
+# duplicate (two usage plans of one name). So moto's application runs one request at a
+# time, behind a lock; the connections stay a thread each, with HTTP/1.1 keep-alive.
+#
+# And a call is answered once. Under CPU load the provider sometimes loses an answer moto
+# has sent (its debug log: CreateFunction's first attempt ends in a transport error 0.1 s
+# after it was sent; moto's log: 201 for it, then 409 "Function already exist" for the
+# retry), and it sends the call again. AWS SDKs send the same `amz-sdk-invocation-id` header
+# on every attempt of one call (aws-sdk-go-v2's retry middleware sets it once per operation,
+# `amz-sdk-request: attempt=N` counts the attempts), so a repeat of a call moto already ran
+# gets that first answer again, as the lost one would have been, instead of running twice.
+import threading  # noqa: E402
+from collections import OrderedDict  # noqa: E402
+
 import moto.server as _moto_server  # noqa: E402
 
+_one_request_at_a_time = threading.Lock()
+# invocation id -> (status, headers, body) of the answer moto gave it; the latest few thousand.
+_answers: "OrderedDict[str, tuple[str, list[tuple[str, str]], list[bytes]]]" = OrderedDict()
+_ANSWERS_KEPT = 5000
+
+
+def _serialized(app: Any) -> Any:
+    def application(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        with _one_request_at_a_time:
+            if invocation in _answers:
+                status, headers, body = _answers[invocation]
+                start_response(status, headers)
+                return body
+            started: list[tuple[str, list[tuple[str, str]]]] = []
+
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                started.append((status, headers))
+                return start_response(status, headers, exc_info)
+
+            response = app(environ, capture)
+            try:
+                body = list(response)  # the whole answer made under the lock
+            finally:
+                getattr(response, "close", lambda: None)()
+            if invocation and started:
+                _answers[invocation] = (*started[-1], body)
+                while len(_answers) > _ANSWERS_KEPT:
+                    _answers.popitem(last=False)
+            return body
+    return application
+
+
 _run_simple = _moto_server.run_simple
-_moto_server.run_simple = lambda *args, **kwargs: _run_simple(*args, **{**kwargs, "threaded": False})
+_moto_server.run_simple = lambda host, port, app, **kwargs: _run_simple(host, port, _serialized(app), **kwargs)
 
 if __name__ == "__main__":
     main(sys.argv[1:])
