@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Every test of the project, in two lanes on this 2-core machine, each a list of suites run
-# one after another: lane 1 in the background from the start, lane 2 here. The lanes are
-# balanced by measured time (README "Test-suite time"): the deploy rehearsal, the longest
-# suite (about 300 s alone, mostly one core's worth of provider CPU), then pytest; beside
-# them the typecheck, jest, terraform validate, the page weight and the browser tests.
+# Every test of the project, in three lanes on this 2-core machine, each a list of suites
+# run one after another, all three from the start (README "Test-suite time"):
+#   1. the deploy rehearsal, the longest suite (about 270 s alone) and a chain of terraform
+#      commands and provider waiters that cannot be cut shorter, at normal priority;
+#   2. the typecheck, jest, terraform validate, the page weight and pytest, and
+#   3. the browser tests, both at nice 3: they fill the CPU the rehearsal leaves while it
+#      waits, and yield some to it when it needs both cores. (Measured: equal priority
+#      400 s, the rehearsal last; nice 3 366 s, the rehearsal and lane 2 ending 11 s
+#      apart; nice 5 starved jest in lane 2 and took longer.)
 # Each suite's output is kept in a file and printed whole when the suite ends, with its
 # time, so lanes never interleave. Each suite runs even when another failed; the last line
 # counts suites. Exit status: non-zero on any failure.
@@ -15,18 +19,21 @@ export CHECKPOINT_DISABLE=1
 # of times (the dev server's workers, the fake model, moto).
 python_bin=$(python3 -c 'import os, sys; print(os.path.dirname(os.path.realpath(sys.executable)))') && export PATH="$python_bin:$PATH"
 
-# name|command
-lane1=(
+# Each lane: "<nice level>" then "name|command" per suite.
+lane1=(0
   "deploy rehearsal (moto emulator)|bash scripts/deploy-rehearsal.sh"
-  "lambda and dev worker tests (pytest)|bash scripts/test-python.sh"
 )
-lane2=(
+lane2=(3
   "typecheck|npx tsc --noEmit"
   "stack unit tests (jest)|npx jest"
   "terraform validate (real AWS provider)|bash scripts/tf-validate.sh"
   "page weight|node scripts/page-weight.mjs"
+  "lambda and dev worker tests (pytest)|bash scripts/test-python.sh"
+)
+lane3=(3
   "browser tests (chromium)|npx jest -c jest.browser.config.js"
 )
+lanes=(lane1 lane2 lane3)
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/test-all-XXXXXX")
 passed=0
@@ -34,13 +41,14 @@ failed=()
 timings=()
 start_all=$SECONDS
 
-# Runs a lane's suites one after another; suite <lane>-<index> leaves .log, .status, .seconds.
-run_lane() { # lane-name suite...
-  local lane=$1 index=0 suite start
-  shift
+# Runs a lane's suites one after another at its nice level; suite <lane>-<index> leaves
+# .log, .status and .seconds.
+run_lane() { # lane-name nice suite...
+  local lane=$1 level=$2 index=0 suite start
+  shift 2
   for suite in "$@"; do
     start=$SECONDS
-    bash -c "${suite#*|}" >"$logs/$lane-$index.log" 2>&1
+    nice -n "$level" bash -c "${suite#*|}" >"$logs/$lane-$index.log" 2>&1
     echo $? >"$logs/$lane-$index.status"
     echo $((SECONDS - start)) >"$logs/$lane-$index.seconds"
     index=$((index + 1))
@@ -61,36 +69,35 @@ report() { # name command log status seconds
   timings+=("$(printf '%6ss  %s' "$5" "$1")")
 }
 
-# Reports every suite of lane 1 that has ended since the last call.
-lane1_reported=0
-report_lane1() {
-  while [ "$lane1_reported" -lt "${#lane1[@]}" ] && [ -f "$logs/lane1-$lane1_reported.seconds" ]; do
-    local suite="${lane1[$lane1_reported]}" file="$logs/lane1-$lane1_reported"
-    report "${suite%%|*}" "${suite#*|}" "$file.log" "$(cat "$file.status")" "$(cat "$file.seconds")"
-    lane1_reported=$((lane1_reported + 1))
-  done
-}
-
-run_lane lane1 "${lane1[@]}" &
-lane1_pid=$!
-for suite in "${lane1[@]}"; do printf '=== %s: in the background lane (printed when it ends)\n' "${suite%%|*}"; done
-
-for index in "${!lane2[@]}"; do
-  suite="${lane2[$index]}"
-  start=$SECONDS
-  bash -c "${suite#*|}" >"$logs/lane2-$index.log" 2>&1
-  status=$?
-  report "${suite%%|*}" "${suite#*|}" "$logs/lane2-$index.log" "$status" "$((SECONDS - start))"
-  report_lane1
+declare -A reported
+total=0
+for lane in "${lanes[@]}"; do
+  declare -n suites=$lane
+  reported[$lane]=0
+  total=$((total + ${#suites[@]} - 1))
+  run_lane "$lane" "${suites[@]}" &
+  for suite in "${suites[@]:1}"; do printf '=== %s: in %s (nice %s; printed when it ends)\n' "${suite%%|*}" "$lane" "${suites[0]}"; done
 done
-while [ "$lane1_reported" -lt "${#lane1[@]}" ]; do
+
+# Reports each suite as it ends, in the order they end, until all have.
+done_count=0
+while [ "$done_count" -lt "$total" ]; do
   sleep 1
-  report_lane1
+  for lane in "${lanes[@]}"; do
+    declare -n suites=$lane
+    while [ "${reported[$lane]}" -lt $((${#suites[@]} - 1)) ] && [ -f "$logs/$lane-${reported[$lane]}.seconds" ]; do
+      index=${reported[$lane]}
+      suite="${suites[$((index + 1))]}" file="$logs/$lane-$index"
+      report "${suite%%|*}" "${suite#*|}" "$file.log" "$(cat "$file.status")" "$(cat "$file.seconds")"
+      reported[$lane]=$((index + 1))
+      done_count=$((done_count + 1))
+    done
+  done
 done
-wait "$lane1_pid"
+wait
 rm -rf "$logs"
 
-printf '\nsuite times (two lanes side by side; wall clock %ss):\n' "$((SECONDS - start_all))"
+printf '\nsuite times (three lanes side by side; wall clock %ss):\n' "$((SECONDS - start_all))"
 for line in "${timings[@]}"; do printf '%s\n' "$line"; done
 for name in "${failed[@]}"; do printf 'failed suite: %s\n' "$name"; done
 printf 'suites: %d passed, %d failed\n' "$passed" "${#failed[@]}"
