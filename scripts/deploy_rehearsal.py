@@ -106,11 +106,13 @@ EMULATOR_DEVIATIONS: list[tuple[str, str, str]] = [
 ]
 
 
-# moto sometimes answers a create so late or so badly that the provider sends it again,
-# and the second one finds the first: "already exists" for a resource Terraform itself
-# created a moment earlier (seen for a usage plan, a KMS alias, a Lambda function, a
-# Cognito group). That is the emulator's, never the stack's, so the rehearsal starts over
-# once on a fresh emulator; any other failure, or the same one twice, fails it.
+# The provider sometimes loses moto's answer to a create and sends it again, and the second
+# one finds the first: "already exists" for a resource Terraform itself created a moment
+# earlier (seen for a usage plan, a KMS alias, a Lambda function, a Cognito group).
+# scripts/moto_server.py answers such a repeat with its first answer (same
+# amz-sdk-invocation-id); should one still get through, it is the emulator's, never the
+# stack's, so the rehearsal starts over once on a fresh emulator; any other failure, or the
+# same one twice, fails it.
 DUPLICATE_CREATE = re.compile(r"AlreadyExistsException|GroupExistsException|ResourceConflictException: Function already exist|already exists")
 
 
