@@ -100,7 +100,7 @@ def main() -> int:
 
 def add_canary(source: Path, canary: Path) -> None:
     """Copies a prepared stack and gives its first resource an argument no provider schema has."""
-    shutil.copytree(source, canary, ignore=shutil.ignore_patterns(".terraform*"))
+    shutil.copytree(source, canary)
     doc = json.loads((canary / "cdk.tf.json").read_text())
     first = next(iter(next(iter(doc["resource"].values())).values()))
     first[CANARY_ARGUMENT] = True

@@ -101,14 +101,16 @@ def stack_names(outdir: Path) -> list[str]:
     return sorted(json.loads((outdir / "manifest.json").read_text())["stacks"])
 
 
-def synth_many(variants: list[tuple[Path, dict[str, str]]], project: Path = ROOT) -> list[list[str]]:
-    """Synthesizes the app once per (outdir, CHATBOT_* settings) in one Node.js process
-    (scripts/synth-many.ts) and returns each one's stack names: the same output as synth()
-    for each, without a Node.js start and tsx's and the provider bindings' loading each time."""
+def synth_many(variants: list[tuple[Path, dict[str, str]]]) -> list[list[str]]:
+    """Synthesizes this project's app once per (outdir, CHATBOT_* settings) in one Node.js
+    process (scripts/synth-many.ts) and returns each one's stack names: the same output as
+    synth() for each, without a Node.js start and tsx's and the provider bindings' loading
+    each time. (Not for a copy of the project: synth-many.ts imports the stacks beside it,
+    and copy_project does not copy scripts/.)"""
     env = dict(os.environ)
     env["CHECKPOINT_DISABLE"] = "1"
     spec = json.dumps([{"outdir": str(outdir), "env": settings} for outdir, settings in variants])
-    run(["node", "--require", "tsx/cjs", str(ROOT / "scripts" / "synth-many.ts"), spec], cwd=project, env=env)
+    run(["node", "--require", "tsx/cjs", "scripts/synth-many.ts", spec], cwd=ROOT, env=env)
     return [stack_names(outdir) for outdir, _ in variants]
 
 
